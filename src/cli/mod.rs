@@ -1,0 +1,183 @@
+//! The command line: `taxiid <command> [options]`. Parses arguments with pico-args, prints
+//! usage (exit 2) on misuse, and hands each command to its module. Exit codes: 0 success,
+//! 1 failure, 2 usage error.
+
+mod dev;
+mod serve;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::config::{self, Config};
+
+const USAGE: &str = "\
+taxiid — TAXII 1.x and 2.1 server (OpenTAXII-compatible)
+
+Usage: taxiid <command> [--config PATH] [options]
+
+Commands:
+  serve          run the server (--migrate: apply pending migrations first)
+  migrate        create or update the database schema (OpenTAXII's tables, additive only)
+  check-config   validate the configuration and print it with secrets masked
+  dev            run a development server with a private PostgreSQL cluster and example data
+  version        print the version
+  help [command] print this help, or a command's
+
+Every command takes --config PATH (default /etc/taxiid/taxiid.conf).
+";
+
+fn command_help(cmd: &str) -> Option<&'static str> {
+    Some(match cmd {
+        "serve" => {
+            "Usage: taxiid serve [--config PATH] [--migrate]\n\n\
+             Runs the server with the configuration file. Refuses a database whose schema is not\n\
+             current unless --migrate is given. SIGTERM/SIGINT stop it gracefully.\n"
+        }
+        "migrate" => {
+            "Usage: taxiid migrate [--config PATH]\n\n\
+             Creates OpenTAXII's schema where it is missing and applies taxiid's additive\n\
+             migrations, in one transaction under an advisory lock. Running it again is a no-op.\n"
+        }
+        "check-config" => {
+            "Usage: taxiid check-config [--config PATH]\n\n\
+             Validates the configuration (file, TAXIID_* environment, secret files, TLS files)\n\
+             and prints the effective values with secrets masked. Exit 0 when valid, 1 otherwise.\n"
+        }
+        "dev" => {
+            "Usage: taxiid dev [--dir DIR] [--listen ADDR] [--config PATH]\n\n\
+             Starts a private PostgreSQL cluster under DIR (default ./.taxiid-dev; created on the\n\
+             first run, reused afterwards), migrates it, adds example data and an admin account\n\
+             (its password is printed once), and serves on ADDR (default 127.0.0.1:9000).\n\
+             Ctrl-C stops the server and the cluster. --config is optional here.\n"
+        }
+        "version" => "Usage: taxiid version\n",
+        "help" => "Usage: taxiid help [command]\n",
+        _ => return None,
+    })
+}
+
+pub fn main() -> i32 {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    run(args)
+}
+
+fn usage_error(msg: &str) -> i32 {
+    eprintln!("taxiid: {msg}\n\n{USAGE}");
+    2
+}
+
+pub fn run(args: Vec<OsString>) -> i32 {
+    let mut p = pico_args::Arguments::from_vec(args);
+    if p.contains(["-h", "--help"]) {
+        print!("{USAGE}");
+        return 0;
+    }
+    let config_path: PathBuf = match p.opt_value_from_str("--config") {
+        Ok(v) => v.unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH)),
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let cmd: String = match p.subcommand() {
+        Ok(Some(c)) => c,
+        Ok(None) => return usage_error("no command given"),
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let result = match cmd.as_str() {
+        "version" => finish(p).map(|_| println!("taxiid {}", env!("CARGO_PKG_VERSION"))),
+        "help" => {
+            let topic: Option<String> = p.opt_free_from_str().unwrap_or(None);
+            if let Err(code) = finish(p) {
+                return code;
+            }
+            match topic.as_deref().map(command_help) {
+                None => print!("{USAGE}"),
+                Some(Some(h)) => print!("{h}"),
+                Some(None) => return usage_error(&format!("no command `{}`", topic.unwrap_or_default())),
+            }
+            return 0;
+        }
+        "check-config" => {
+            if let Err(code) = finish(p) {
+                return code;
+            }
+            return check_config(&config_path);
+        }
+        "migrate" => {
+            if let Err(code) = finish(p) {
+                return code;
+            }
+            return report(load(&config_path, false).and_then(|cfg| serve::migrate(&cfg)));
+        }
+        "serve" => {
+            let migrate = p.contains("--migrate");
+            if let Err(code) = finish(p) {
+                return code;
+            }
+            return report(load(&config_path, false).and_then(|cfg| serve::serve(cfg, migrate)));
+        }
+        "dev" => {
+            let dir: Option<PathBuf> = match p.opt_value_from_str("--dir") {
+                Ok(v) => v,
+                Err(e) => return usage_error(&e.to_string()),
+            };
+            let listen: Option<String> = match p.opt_value_from_str("--listen") {
+                Ok(v) => v,
+                Err(e) => return usage_error(&e.to_string()),
+            };
+            if let Err(code) = finish(p) {
+                return code;
+            }
+            let opts = dev::Options { dir: dir.unwrap_or_else(|| PathBuf::from(".taxiid-dev")), listen };
+            return report(load(&config_path, true).and_then(|cfg| dev::run(cfg, opts)));
+        }
+        other => return usage_error(&format!("unknown command `{other}`")),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(code) => code,
+    }
+}
+
+/// Unused arguments are a usage error.
+fn finish(p: pico_args::Arguments) -> Result<(), i32> {
+    let rest = p.finish();
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let rest: Vec<String> = rest.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+    Err(usage_error(&format!("unexpected argument `{}`", rest.join(" "))))
+}
+
+fn load(path: &std::path::Path, allow_missing: bool) -> Result<Config, String> {
+    let cfg = Config::load(path, allow_missing)?;
+    crate::logging::init(cfg.log_level);
+    Ok(cfg)
+}
+
+fn report(r: Result<(), String>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("taxiid: {e}");
+            1
+        }
+    }
+}
+
+fn check_config(path: &std::path::Path) -> i32 {
+    let cfg = match Config::load(path, false) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("taxiid: configuration invalid: {e}");
+            return 1;
+        }
+    };
+    if let (Some(cert), Some(key)) = (&cfg.tls_certificate, &cfg.tls_private_key)
+        && let Err(e) = crate::http::tls::server_config(cert, key)
+    {
+        eprintln!("taxiid: configuration invalid: {e}");
+        return 1;
+    }
+    print!("# effective configuration of {}\n{}", path.display(), cfg.render());
+    eprintln!("taxiid: configuration valid");
+    0
+}

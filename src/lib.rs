@@ -29,4 +29,5 @@ pub mod logging;
 pub mod management;
 pub mod router;
 pub mod server;
+pub mod taxii2;
 pub mod timefmt;

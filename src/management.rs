@@ -38,3 +38,44 @@ fn not_ready(reason: &str) -> Response {
 fn json(status: u16, body: &str) -> Response {
     Response::new(status).header("Content-Type", "application/json").body(body.as_bytes().to_vec())
 }
+
+/// `POST /management/auth`: `{"username", "password"}` (JSON or form) → `{"token": …}`, a JWT
+/// OpenTAXII with the same secret also accepts.
+pub fn login(app: &crate::server::Taxiid, req: &crate::http::Request) -> Response {
+    let (user, pass) = credentials(req);
+    let (Some(user), Some(pass)) = (user, pass) else {
+        return json(
+            400,
+            r#"{"title": "Bad Request", "http_status": "400", "description": "Both username and password are required"}"#,
+        );
+    };
+    let outcome = app.db.get().and_then(|mut c| app.auth.login(&mut *c, &user, &pass));
+    match outcome {
+        Ok(Some(account)) => {
+            let token = app.auth.token_for(account.id);
+            json(200, &serde_json::json!({ "token": token }).to_string()).for_account(&account.username)
+        }
+        Ok(None) => {
+            log::info!("failed login for account name of {} characters", user.chars().count());
+            json(
+                401,
+                r#"{"title": "Unauthorized", "http_status": "401", "description": "wrong username or password"}"#,
+            )
+        }
+        Err(e) => app.failure(req.head.path(), e.into()),
+    }
+}
+
+fn credentials(req: &crate::http::Request) -> (Option<String>, Option<String>) {
+    let form =
+        req.head.header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        let text = String::from_utf8_lossy(&req.body);
+        let pairs = crate::router::query_pairs(&text).unwrap_or_default();
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        return (get("username"), get("password"));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    (get("username"), get("password"))
+}

@@ -4,12 +4,27 @@
 //! Static prefixes: `/management/` (auth, health, ready) and `/taxii2/` (TAXII 2.1). A path that
 //! matches no pattern here may still be a TAXII 1.x service address; those live in the
 //! database and are looked up at request time by the caller ([`Resolved::Unmatched`]).
+//!
+//! A trailing slash is optional on every route: TAXII 2.1 clients are obliged to send it, yet
+//! taxii2-client asks for `{root}/status/{id}` without one.
 
 /// What a path leads to. Captured path parameters are in [`Match::params`], in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     Health,
     Ready,
+    Login,
+    Discovery,
+    ApiRoot,
+    Status,
+    Collections,
+    Collection,
+    Manifest,
+    Objects,
+    AddObjects,
+    Object,
+    DeleteObject,
+    Versions,
 }
 
 #[derive(Debug)]
@@ -30,16 +45,31 @@ pub enum Resolved {
     BadPath(&'static str),
 }
 
-/// `(pattern, [(method, route)])`. Patterns end with `/` exactly when the URL must; `{}` takes
-/// one segment. GET routes also answer HEAD.
-const TABLE: &[(&str, &[(&str, Route)])] =
-    &[("/management/health", &[("GET", Route::Health)]), ("/management/ready", &[("GET", Route::Ready)])];
+/// `(pattern, [(method, route)])`, written without the optional trailing slash; `{}` takes one
+/// segment. GET routes also answer HEAD.
+const TABLE: &[(&str, &[(&str, Route)])] = &[
+    ("/management/health", &[("GET", Route::Health)]),
+    ("/management/ready", &[("GET", Route::Ready)]),
+    ("/management/auth", &[("POST", Route::Login)]),
+    ("/taxii2", &[("GET", Route::Discovery)]),
+    ("/taxii2/{}", &[("GET", Route::ApiRoot)]),
+    ("/taxii2/{}/status/{}", &[("GET", Route::Status)]),
+    ("/taxii2/{}/collections", &[("GET", Route::Collections)]),
+    ("/taxii2/{}/collections/{}", &[("GET", Route::Collection)]),
+    ("/taxii2/{}/collections/{}/manifest", &[("GET", Route::Manifest)]),
+    ("/taxii2/{}/collections/{}/objects", &[("GET", Route::Objects), ("POST", Route::AddObjects)]),
+    ("/taxii2/{}/collections/{}/objects/{}", &[("GET", Route::Object), ("DELETE", Route::DeleteObject)]),
+    ("/taxii2/{}/collections/{}/objects/{}/versions", &[("GET", Route::Versions)]),
+];
 
 pub fn resolve(method: &str, raw_path: &str) -> Resolved {
-    let segments = match decode_segments(raw_path) {
+    let mut segments = match decode_segments(raw_path) {
         Ok(s) => s,
         Err(e) => return Resolved::BadPath(e),
     };
+    if segments.len() > 2 && segments.last().is_some_and(String::is_empty) {
+        segments.pop();
+    }
     let mut allowed: Vec<&'static str> = Vec::new();
     for (pattern, methods) in TABLE {
         let Some(params) = match_pattern(pattern, &segments) else { continue };
@@ -97,6 +127,18 @@ pub fn decode_segments(raw: &str) -> Result<Vec<String>, &'static str> {
     Ok(out)
 }
 
+/// `a=1&b=%5Bx%5D` → pairs, percent-decoded (`+` is a space, as browsers and Python encode).
+pub fn query_pairs(query: &str) -> Result<Vec<(String, String)>, &'static str> {
+    let mut out = Vec::new();
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let k = percent_decode(&k.replace('+', " ")).ok_or("invalid percent-encoding in the query")?;
+        let v = percent_decode(&v.replace('+', " ")).ok_or("invalid percent-encoding in the query")?;
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
 /// Decodes `%XX` escapes; `None` for a bad escape or invalid UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
     if !s.contains('%') {
@@ -134,7 +176,19 @@ mod tests {
             Resolved::MethodNotAllowed(a) => assert_eq!(a, vec!["GET", "HEAD"]),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(resolve("GET", "/management/health/"), Resolved::Unmatched));
+        assert!(matches!(resolve("GET", "/management/health/"), Resolved::Found(_)));
+        match resolve("GET", "/taxii2/r1/collections/c%2Dx/objects/indicator--1/versions/") {
+            Resolved::Found(m) => {
+                assert_eq!(m.route, Route::Versions);
+                assert_eq!(m.params, vec!["r1", "c-x", "indicator--1"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(resolve("GET", "/taxii2/"), Resolved::Found(m) if m.route == Route::Discovery));
+        assert!(
+            matches!(resolve("GET", "/taxii2/r/status/x"), Resolved::Found(m) if m.route == Route::Status)
+        );
+        assert!(matches!(resolve("GET", "/taxii2/r/collections/c/objects/o//"), Resolved::Unmatched));
         assert!(matches!(resolve("GET", "/nothing"), Resolved::Unmatched));
     }
 

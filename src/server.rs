@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::http::{self, Head, Request, Response};
@@ -13,6 +14,13 @@ use crate::router::{self, Match, Resolved, Route};
 pub struct Taxiid {
     pub config: Arc<Config>,
     pub db: Db,
+    pub auth: Auth,
+}
+
+/// What admission hands to the handler.
+pub enum Ticket {
+    Plain(Match),
+    Taxii2(Box<crate::taxii2::Admitted>),
 }
 
 /// A failure inside a handler, mapped once to an HTTP status and protocol error body.
@@ -35,7 +43,9 @@ impl From<DbError> for Error {
 
 impl Taxiid {
     pub fn new(config: Arc<Config>, db: Db) -> Taxiid {
-        Taxiid { config, db }
+        let a = &config.auth;
+        let auth = Auth::new(a.secret.as_deref().unwrap_or_default(), a.support_basic_auth, a.token_ttl);
+        Taxiid { config, db, auth }
     }
 
     /// The response for a handler error.
@@ -57,12 +67,15 @@ impl Taxiid {
 }
 
 impl http::App for Taxiid {
-    type Ticket = Match;
+    type Ticket = Ticket;
 
-    fn admit(&self, head: &Head) -> Result<Match, Response> {
+    fn admit(&self, head: &Head) -> Result<Ticket, Response> {
         let path = head.path();
         match router::resolve(&head.method, path) {
-            Resolved::Found(m) => Ok(m),
+            Resolved::Found(m) if path.starts_with("/taxii2") => {
+                self.taxii2_admit(head, m.route, m.params).map(|a| Ticket::Taxii2(Box::new(a)))
+            }
+            Resolved::Found(m) => Ok(Ticket::Plain(m)),
             Resolved::MethodNotAllowed(allow) => {
                 Err(error_body(path, 405, "method not allowed for this resource")
                     .header("Allow", allow.join(", ")))
@@ -72,16 +85,35 @@ impl http::App for Taxiid {
         }
     }
 
-    fn handle(&self, m: Match, _req: Request) -> Response {
-        match m.route {
-            Route::Health => management::health(),
-            Route::Ready => management::ready(&self.db),
+    fn handle(&self, ticket: Ticket, req: Request) -> Response {
+        match ticket {
+            Ticket::Taxii2(adm) => self.taxii2_handle(*adm, req),
+            Ticket::Plain(m) => match m.route {
+                Route::Health => management::health(),
+                Route::Ready => management::ready(&self.db),
+                Route::Login => management::login(self, &req),
+                _ => error_body(req.head.path(), 404, "no such resource"),
+            },
         }
     }
 
     fn error(&self, path: &str, status: u16, message: &str) -> Response {
         let r = error_body(path, status, message);
         if status == 503 { r.header("Retry-After", "1") } else { r }
+    }
+}
+
+/// Secrets that must never sign tokens: empty, or a placeholder from an example file.
+pub fn check_secret(secret: Option<&str>) -> Result<(), String> {
+    const PLACEHOLDERS: &[&str] = &["SECRET-STRING-NEEDS-TO-BE-CHANGED", "secret", "changeme", "change-me"];
+    match secret.map(str::trim) {
+        None | Some("") => {
+            Err("auth.secret (or auth.secret_file) is not set: tokens cannot be signed".into())
+        }
+        Some(s) if PLACEHOLDERS.iter().any(|p| p.eq_ignore_ascii_case(s)) => {
+            Err("auth.secret is a well-known placeholder: set a random secret".into())
+        }
+        Some(_) => Ok(()),
     }
 }
 

@@ -36,7 +36,7 @@ fn unknown_paths_404_wrong_methods_405_with_allow() {
     assert_eq!(r.header("allow"), Some("GET, HEAD"));
     let r = get(srv.addr, "/management/%2e%2e/health");
     assert_eq!(r.status, 400);
-    let r = get(srv.addr, "/taxii2/nothing/");
+    let r = get(srv.addr, "/taxii2/no/such/resource/here/");
     assert_eq!(r.status, 404);
     assert_eq!(r.header("content-type"), Some("application/taxii+json;version=2.1"));
     let body = r.json();
@@ -61,7 +61,7 @@ fn migrate_command_applies_then_is_a_no_op() {
     let cfg = config.to_str().unwrap();
     let (code, out, err) = run(&["migrate", "--config", cfg]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("applied migrations 1, 2"), "{out}");
+    assert!(out.contains("applied migrations 1, 2, 3"), "{out}");
     let (code, out, _) = run(&["migrate", "--config", cfg]);
     assert_eq!(code, 0);
     assert!(out.contains("schema is current"), "{out}");

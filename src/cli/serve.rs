@@ -35,6 +35,7 @@ fn open_db(cfg: &Config) -> Result<Db, String> {
 
 /// Everything up to the first accepted connection: database, schema, listeners.
 pub fn start(cfg: Config, migrate: bool) -> Result<Server<Taxiid>, String> {
+    crate::server::check_secret(cfg.auth.secret.as_deref())?;
     let db = open_db(&cfg)?;
     {
         let mut conn = db.get().map_err(|e| e.to_string())?;

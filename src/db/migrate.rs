@@ -13,7 +13,7 @@ use postgres::Client;
 use super::DbError;
 
 /// The newest schema version this binary knows.
-pub const LATEST: i32 = 2;
+pub const LATEST: i32 = 3;
 
 struct Migration {
     version: i32,
@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "stixobject_keyset_index",
         sql: include_str!("../../sql/0002_stixobject_keyset_index.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "taxii2_side_tables",
+        sql: include_str!("../../sql/0003_taxii2_side_tables.sql"),
     },
 ];
 

@@ -3,10 +3,13 @@
 //! `taxiid dev` example data (`seed`).
 //! Queries of the TAXII and management handlers live with those handlers, not here.
 
+pub mod accounts;
 pub mod cluster;
 pub mod migrate;
 pub mod pool;
 pub mod seed;
+pub mod taxii2;
+pub mod taxii2_write;
 
 pub use cluster::{Cluster, ClusterOptions};
 pub use migrate::{LATEST, migrate, pending};

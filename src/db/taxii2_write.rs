@@ -1,0 +1,226 @@
+//! Writes to OpenTAXII's TAXII 2.1 tables: adding objects and recording the status (job) of
+//! the request, in one transaction, so a 202 is only ever sent for committed data.
+//!
+//! `date_added` is strictly increasing per collection at microsecond precision: writers to
+//! one collection take a transaction-scoped advisory lock and continue after the newest row,
+//! so a keyset cursor never skips a row that commits later with an earlier timestamp.
+
+use postgres::GenericClient;
+use time::PrimitiveDateTime;
+
+use super::DbError;
+
+/// A validated object ready for storage.
+pub struct NewObject {
+    pub id: String,
+    pub type_: String,
+    pub spec_version: String,
+    /// The posted object had no `spec_version` member.
+    pub spec_absent: bool,
+    /// `modified`, else `created`; `None` for objects with neither (SCOs).
+    pub version: Option<PrimitiveDateTime>,
+    /// The object minus `id`, `type`, `spec_version`, members in posted order.
+    pub data: String,
+}
+
+/// A status detail as stored in `opentaxii_job_detail`.
+pub struct Detail {
+    pub stix_id: String,
+    pub version: Option<PrimitiveDateTime>,
+    pub message: String,
+    /// `success`, `failure` or `pending`.
+    pub status: &'static str,
+}
+
+pub struct Job {
+    pub id: String,
+    pub status: String,
+    pub request_timestamp: Option<PrimitiveDateTime>,
+    pub total: i32,
+    pub success: i32,
+    pub failure: i32,
+    pub pending: i32,
+    pub details: Vec<Detail>,
+    /// `Some(Some(id))` created by an account, `Some(None)` anonymously, `None` unknown (OpenTAXII).
+    pub owner: Option<Option<i32>>,
+}
+
+/// Stores `objects` in `collection` and records a complete job with one success per stored or
+/// already-present object and one failure per entry of `failures`. Returns the job id.
+pub fn add_objects(
+    c: &mut impl GenericClient,
+    root: &str,
+    collection: &str,
+    owner: Option<i32>,
+    requested: PrimitiveDateTime,
+    objects: &[NewObject],
+    failures: Vec<Detail>,
+) -> Result<String, DbError> {
+    let mut tx = c.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('taxiid.stixobject.' || $1))", &[&collection])?;
+    let base: PrimitiveDateTime = tx
+        .query_one(
+            "SELECT greatest(clock_timestamp() AT TIME ZONE 'UTC',
+                             max(date_added) + interval '1 microsecond')
+             FROM public.opentaxii_stixobject WHERE collection_id = $1::text::uuid",
+            &[&collection],
+        )?
+        .get(0);
+    // Objects without modified/created are versioned by the first time their id was added.
+    let unversioned: Vec<String> =
+        objects.iter().filter(|o| o.version.is_none()).map(|o| o.id.clone()).collect();
+    let mut first_added = std::collections::HashMap::new();
+    if !unversioned.is_empty() {
+        for r in tx.query(
+            "SELECT id, min(date_added) FROM public.opentaxii_stixobject
+             WHERE collection_id = $1::text::uuid AND id = ANY($2) GROUP BY id",
+            &[&collection, &unversioned],
+        )? {
+            first_added.insert(r.get::<_, String>(0), r.get::<_, PrimitiveDateTime>(1));
+        }
+    }
+    let n = objects.len();
+    let (mut ids, mut types, mut specs, mut added, mut versions, mut data) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (i, o) in objects.iter().enumerate() {
+        let date_added = base + time::Duration::microseconds(i as i64);
+        let version = o.version.unwrap_or_else(|| *first_added.entry(o.id.clone()).or_insert(date_added));
+        ids.push(o.id.as_str());
+        types.push(o.type_.as_str());
+        specs.push(o.spec_version.as_str());
+        added.push(date_added);
+        versions.push(version);
+        data.push(o.data.as_str());
+    }
+    let inserted = tx.query(
+        "INSERT INTO public.opentaxii_stixobject
+             (pk, id, collection_id, type, spec_version, date_added, version, serialized_data)
+         SELECT gen_random_uuid(), u.id, $1::text::uuid, u.type, u.spec, u.added, u.version, u.data::json
+         FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $5::timestamp[], $6::timestamp[], $7::text[])
+              AS u(id, type, spec, added, version, data)
+         ON CONFLICT (collection_id, id, version) DO NOTHING
+         RETURNING pk::text, id, version",
+        &[&collection, &ids, &types, &specs, &added, &versions, &data],
+    )?;
+    let absent: Vec<String> = inserted
+        .iter()
+        .filter(|r| {
+            let (id, v): (String, PrimitiveDateTime) = (r.get(1), r.get(2));
+            objects.iter().zip(&versions).any(|(o, ver)| o.spec_absent && o.id == id && *ver == v)
+        })
+        .map(|r| r.get(0))
+        .collect();
+    if !absent.is_empty() {
+        tx.execute(
+            "INSERT INTO public.taxiid_stixobject_spec_absent (pk) SELECT unnest($1::text[])::uuid",
+            &[&absent],
+        )?;
+    }
+    let mut details: Vec<Detail> = objects
+        .iter()
+        .zip(&versions)
+        .map(|(o, v)| Detail {
+            stix_id: o.id.clone(),
+            version: Some(*v),
+            message: String::new(),
+            status: "success",
+        })
+        .collect();
+    details.extend(failures);
+    let job = insert_job(&mut tx, root, owner, requested, &details)?;
+    tx.commit()?;
+    Ok(job)
+}
+
+fn insert_job(
+    tx: &mut postgres::Transaction<'_>,
+    root: &str,
+    owner: Option<i32>,
+    requested: PrimitiveDateTime,
+    details: &[Detail],
+) -> Result<String, DbError> {
+    let total = details.len() as i32;
+    let success = details.iter().filter(|d| d.status == "success").count() as i32;
+    let failure = details.iter().filter(|d| d.status == "failure").count() as i32;
+    let job: String = tx
+        .query_one(
+            "INSERT INTO public.opentaxii_job
+                 (id, api_root_id, status, request_timestamp, completed_timestamp,
+                  total_count, success_count, failure_count, pending_count)
+             VALUES (gen_random_uuid(), $1::text::uuid, 'complete', $2, clock_timestamp() AT TIME ZONE 'UTC',
+                     $3, $4, $5, 0)
+             RETURNING id::text",
+            &[&root, &requested, &total, &success, &failure],
+        )?
+        .get(0);
+    // stix_id is varchar(100): a hostile id in a failure entry is cut to fit.
+    let ids: Vec<String> = details.iter().map(|d| d.stix_id.chars().take(100).collect()).collect();
+    let versions: Vec<Option<PrimitiveDateTime>> = details.iter().map(|d| d.version).collect();
+    let messages: Vec<&str> = details.iter().map(|d| d.message.as_str()).collect();
+    let statuses: Vec<&str> = details.iter().map(|d| d.status).collect();
+    tx.execute(
+        "INSERT INTO public.opentaxii_job_detail (id, job_id, stix_id, version, message, status)
+         SELECT gen_random_uuid(), $1::text::uuid, u.stix_id, u.version, u.message, u.status::public.job_detail_status_enum
+         FROM unnest($2::varchar[], $3::timestamp[], $4::text[], $5::text[]) AS u(stix_id, version, message, status)",
+        &[&job, &ids, &versions, &messages, &statuses],
+    )?;
+    tx.execute(
+        "INSERT INTO public.taxiid_job_owner (job_id, account_id) VALUES ($1::text::uuid, $2)",
+        &[&job, &owner],
+    )?;
+    Ok(job)
+}
+
+/// A job of `root` with its details (sorted by STIX id, as OpenTAXII lists them).
+pub fn job(c: &mut impl GenericClient, root: &str, id: &str) -> Result<Option<Job>, DbError> {
+    if !super::taxii2::is_uuid(id) {
+        return Ok(None);
+    }
+    let Some(r) = c.query_opt(
+        "SELECT j.id::text, coalesce(j.status::text, 'pending'), j.request_timestamp,
+                coalesce(j.total_count, 0), coalesce(j.success_count, 0), coalesce(j.failure_count, 0),
+                coalesce(j.pending_count, 0), o.job_id IS NOT NULL, o.account_id
+         FROM public.opentaxii_job j LEFT JOIN public.taxiid_job_owner o ON o.job_id = j.id
+         WHERE j.id = $1::text::uuid AND j.api_root_id = $2::text::uuid",
+        &[&id, &root],
+    )?
+    else {
+        return Ok(None);
+    };
+    let details = c
+        .query(
+            "SELECT coalesce(stix_id, ''), version, coalesce(message, ''), coalesce(status::text, 'success')
+             FROM public.opentaxii_job_detail WHERE job_id = $1::text::uuid ORDER BY stix_id, version",
+            &[&id],
+        )?
+        .iter()
+        .map(|d| Detail {
+            stix_id: d.get(0),
+            version: d.get(1),
+            message: d.get(2),
+            status: match d.get::<_, String>(3).as_str() {
+                "failure" => "failure",
+                "pending" => "pending",
+                _ => "success",
+            },
+        })
+        .collect();
+    let owned: bool = r.get(7);
+    Ok(Some(Job {
+        id: r.get(0),
+        status: r.get(1),
+        request_timestamp: r.get(2),
+        total: r.get(3),
+        success: r.get(4),
+        failure: r.get(5),
+        pending: r.get(6),
+        details,
+        owner: if owned { Some(r.get(8)) } else { None },
+    }))
+}

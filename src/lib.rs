@@ -29,5 +29,6 @@ pub mod logging;
 pub mod management;
 pub mod router;
 pub mod server;
+pub mod taxii1;
 pub mod taxii2;
 pub mod timefmt;

@@ -45,6 +45,9 @@ pub struct DatabaseConfig {
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
     pub secret: Option<String>,
+    /// Format of new password hashes: werkzeug `scrypt` (default) or `pbkdf2` (verifiable by
+    /// the Werkzeug of OpenTAXII 0.9.3, for sites that may roll back).
+    pub password_hash: crate::auth::password::Scheme,
     pub support_basic_auth: bool,
     pub token_ttl: Duration,
 }
@@ -108,7 +111,12 @@ impl Default for Config {
                 statement_timeout: Duration::from_secs(30),
                 startup_wait: Duration::from_secs(30),
             },
-            auth: AuthConfig { secret: None, support_basic_auth: true, token_ttl: Duration::from_secs(3600) },
+            auth: AuthConfig {
+                secret: None,
+                password_hash: crate::auth::password::Scheme::Scrypt,
+                support_basic_auth: true,
+                token_ttl: Duration::from_secs(3600),
+            },
             taxii1: Taxii1Config {
                 save_raw_inbox_messages: true,
                 count_blocks_in_poll_responses: false,
@@ -152,6 +160,7 @@ pub const KEYS: &[&str] = &[
     "auth.secret_file",
     "auth.support_basic_auth",
     "auth.token_ttl",
+    "auth.password_hash",
     "taxii1.save_raw_inbox_messages",
     "taxii1.count_blocks_in_poll_responses",
     "taxii1.unauthorized_status",
@@ -240,6 +249,13 @@ impl Config {
             }
             "auth.support_basic_auth" => self.auth.support_basic_auth = parse_bool(v)?,
             "auth.token_ttl" => self.auth.token_ttl = parse_duration(v)?,
+            "auth.password_hash" => {
+                self.auth.password_hash = match v {
+                    "scrypt" => crate::auth::password::Scheme::Scrypt,
+                    "pbkdf2" => crate::auth::password::Scheme::Pbkdf2,
+                    _ => return Err(format!("`{v}` is not one of scrypt, pbkdf2")),
+                }
+            }
             "taxii1.save_raw_inbox_messages" => self.taxii1.save_raw_inbox_messages = parse_bool(v)?,
             "taxii1.count_blocks_in_poll_responses" => {
                 self.taxii1.count_blocks_in_poll_responses = parse_bool(v)?
@@ -309,6 +325,15 @@ impl Config {
             ("auth.secret", mask(&self.auth.secret)),
             ("auth.support_basic_auth", yes(self.auth.support_basic_auth)),
             ("auth.token_ttl", secs(self.auth.token_ttl)),
+            (
+                "auth.password_hash",
+                if self.auth.password_hash == crate::auth::password::Scheme::Pbkdf2 {
+                    "pbkdf2"
+                } else {
+                    "scrypt"
+                }
+                .into(),
+            ),
             ("taxii1.save_raw_inbox_messages", yes(self.taxii1.save_raw_inbox_messages)),
             ("taxii1.count_blocks_in_poll_responses", yes(self.taxii1.count_blocks_in_poll_responses)),
             ("taxii1.unauthorized_status", self.taxii1.unauthorized_status.clone()),

@@ -2,6 +2,17 @@
 //! usage (exit 2) on misuse, and hands each command to its module. Exit codes: 0 success,
 //! 1 failure, 2 usage error.
 
+/// Inside an admin command: an error string ends the command with exit status 1.
+macro_rules! try_out {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(crate::cli::admin::Outcome::Failed(e.to_string())),
+        }
+    };
+}
+
+mod admin;
 mod dev;
 mod serve;
 
@@ -20,10 +31,17 @@ Commands:
   migrate        create or update the database schema (OpenTAXII's tables, additive only)
   check-config   validate the configuration and print it with secrets masked
   dev            run a development server with a private PostgreSQL cluster and example data
+  account        add | update | delete | list | passwd  accounts (OpenTAXII's, werkzeug hashes)
+  token          print a JWT for an account (--username NAME [--ttl 1h])
+  api-root       add | list | update | delete  TAXII 2.1 API roots
+  collection     add | list | update | delete  TAXII 2.1 collections
+  objects        delete  TAXII 2.1 object versions (--collection ID [--before T] [--type T])
+  jobs           cleanup  TAXII 2.1 statuses (--older-than 24h)
   version        print the version
   help [command] print this help, or a command's
 
-Every command takes --config PATH (default /etc/taxiid/taxiid.conf).
+Every command takes --config PATH (default /etc/taxiid/taxiid.conf); the administration
+commands take --json for machine-readable output.
 ";
 
 fn command_help(cmd: &str) -> Option<&'static str> {
@@ -49,6 +67,41 @@ fn command_help(cmd: &str) -> Option<&'static str> {
              first run, reused afterwards), migrates it, adds example data and an admin account\n\
              (its password is printed once), and serves on ADDR (default 127.0.0.1:9000).\n\
              Ctrl-C stops the server and the cluster. --config is optional here.\n"
+        }
+        "account" => {
+            "Usage: taxiid account add USERNAME [--admin] [--permissions P] [--password-stdin | --password-file F]\n\
+             \x20      taxiid account update USERNAME [--admin yes|no] [--permissions P]\n\
+             \x20      taxiid account passwd USERNAME [--password-stdin | --password-file F]\n\
+             \x20      taxiid account delete USERNAME\n\
+             \x20      taxiid account list [--json]\n\n\
+             Without --password-stdin/--password-file the password is asked for on the terminal.\n\
+             P is JSON ({\"coll-a\": \"modify\", \"<uuid>\": [\"read\", \"write\"]}) or name=right pairs:\n\
+             coll-a=modify,coll-b=read,<collection uuid>=read+write. TAXII 1 collections (by name)\n\
+             take read or modify; TAXII 2.1 collections (by UUID) take read and/or write.\n\
+             New hashes follow auth.password_hash (scrypt, or pbkdf2 for OpenTAXII 0.9.3).\n"
+        }
+        "token" => {
+            "Usage: taxiid token --username NAME [--ttl DURATION]\n\nPrints a JWT signed with auth.secret.\n"
+        }
+        "api-root" => {
+            "Usage: taxiid api-root add --title T [--id UUID] [--description D] [--default] [--public]\n\
+             \x20      taxiid api-root update --id UUID [--title T] [--description D] [--default yes|no] [--public yes|no]\n\
+             \x20      taxiid api-root delete --id UUID\n\
+             \x20      taxiid api-root list [--json]\n\nAt most one API root is the default.\n"
+        }
+        "collection" => {
+            "Usage: taxiid collection add --title T [--api-root UUID] [--id UUID] [--alias A] [--description D] [--public] [--public-write]\n\
+             \x20      taxiid collection update --id UUID [--title T] [--alias A] [--description D] [--public yes|no] [--public-write yes|no]\n\
+             \x20      taxiid collection delete --id UUID\n\
+             \x20      taxiid collection list [--api-root UUID] [--json]\n\n\
+             --api-root defaults to the default API root. An empty --alias or --description clears it.\n"
+        }
+        "objects" => {
+            "Usage: taxiid objects delete --collection UUID [--before TIMESTAMP] [--type TYPE]\n\n\
+             Deletes TAXII 2.1 object versions added before TIMESTAMP and/or of TYPE, in batches.\n"
+        }
+        "jobs" => {
+            "Usage: taxiid jobs cleanup [--older-than 24h]\n\nDeletes TAXII 2.1 statuses finished before then.\n"
         }
         "version" => "Usage: taxiid version\n",
         "help" => "Usage: taxiid help [command]\n",
@@ -129,12 +182,81 @@ pub fn run(args: Vec<OsString>) -> i32 {
             let opts = dev::Options { dir: dir.unwrap_or_else(|| PathBuf::from(".taxiid-dev")), listen };
             return report(load(&config_path, true).and_then(|cfg| dev::run(cfg, opts)));
         }
+        "account" | "token" | "api-root" | "collection" | "objects" | "jobs" => {
+            return admin_command(&cmd, &config_path, p);
+        }
         other => return usage_error(&format!("unknown command `{other}`")),
     };
     match result {
         Ok(()) => 0,
         Err(code) => code,
     }
+}
+
+/// A usage error of an administration command (exit 2).
+pub struct Usage(pub String);
+
+/// Unused arguments of an administration command.
+fn finish_args(p: &mut pico_args::Arguments) -> Result<(), Usage> {
+    let rest = std::mem::replace(p, pico_args::Arguments::from_vec(Vec::new())).finish();
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let rest: Vec<String> = rest.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+    Err(Usage(format!("unexpected argument `{}`", rest.join(" "))))
+}
+
+fn admin_command(cmd: &str, config_path: &std::path::Path, mut p: pico_args::Arguments) -> i32 {
+    let cfg = match Config::load(config_path, false) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("taxiid: {e}");
+            return 1;
+        }
+    };
+    crate::logging::init(log::LevelFilter::Warn.min(cfg.log_level));
+    let outcome = match cmd {
+        "account" => admin::account(&cfg, &mut p),
+        "token" => admin::token(&cfg, &mut p),
+        "api-root" => admin::api_root(&cfg, &mut p),
+        "collection" => admin::collection(&cfg, &mut p),
+        "objects" => admin::objects(&cfg, &mut p),
+        _ => admin::jobs(&cfg, &mut p),
+    };
+    match outcome {
+        Ok(admin::Outcome::Done) => 0,
+        Ok(admin::Outcome::Failed(e)) => {
+            eprintln!("taxiid {cmd}: {e}");
+            1
+        }
+        Err(Usage(e)) => {
+            let help = command_help(cmd).unwrap_or(USAGE);
+            eprintln!("taxiid {cmd}: {e}\n\n{help}");
+            2
+        }
+    }
+}
+
+/// Columns padded to their widest cell.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<String>, out: &mut String| {
+        let padded: Vec<String> =
+            cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = width[i])).collect();
+        out.push_str(padded.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(header.iter().map(|h| h.to_string()).collect(), &mut out);
+    for r in rows {
+        line(r, &mut out);
+    }
+    out
 }
 
 /// Unused arguments are a usage error.

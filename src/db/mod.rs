@@ -4,6 +4,7 @@
 //! Queries of the TAXII and management handlers live with those handlers, not here.
 
 pub mod accounts;
+pub mod admin;
 pub mod cluster;
 pub mod migrate;
 pub mod pool;

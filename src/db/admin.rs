@@ -1,0 +1,218 @@
+//! Administration queries behind the CLI: accounts, TAXII 2.1 API roots and collections,
+//! retention (objects, jobs). Bulk deletes run in batches so a serving taxiid is never
+//! blocked behind one long transaction.
+
+use postgres::GenericClient;
+
+use super::DbError;
+use super::accounts::AccountRow;
+
+pub fn accounts(c: &mut impl GenericClient) -> Result<Vec<AccountRow>, DbError> {
+    Ok(c
+        .query(
+            "SELECT id, coalesce(username, ''), coalesce(password_hash, ''), coalesce(is_admin, false), _permissions
+             FROM public.accounts ORDER BY username",
+            &[],
+        )?
+        .iter()
+        .map(|r| AccountRow {
+            id: r.get(0),
+            username: r.get(1),
+            password_hash: r.get(2),
+            is_admin: r.get(3),
+            permissions: r.get(4),
+        })
+        .collect())
+}
+
+pub fn add_account(
+    c: &mut impl GenericClient,
+    username: &str,
+    hash: &str,
+    admin: bool,
+    permissions: &str,
+) -> Result<i32, DbError> {
+    Ok(c.query_one(
+        "INSERT INTO public.accounts (username, password_hash, is_admin, _permissions) VALUES ($1, $2, $3, $4) RETURNING id",
+        &[&username, &hash, &admin, &permissions],
+    )?
+    .get(0))
+}
+
+/// Updates the given fields of an account; `false` when there is no such account.
+pub fn update_account(
+    c: &mut impl GenericClient,
+    username: &str,
+    hash: Option<&str>,
+    admin: Option<bool>,
+    permissions: Option<&str>,
+) -> Result<bool, DbError> {
+    let n = c.execute(
+        "UPDATE public.accounts SET password_hash = coalesce($2, password_hash),
+                is_admin = coalesce($3, is_admin), _permissions = coalesce($4, _permissions)
+         WHERE username = $1",
+        &[&username, &hash, &admin, &permissions],
+    )?;
+    Ok(n > 0)
+}
+
+pub fn delete_account(c: &mut impl GenericClient, username: &str) -> Result<bool, DbError> {
+    Ok(c.execute("DELETE FROM public.accounts WHERE username = $1", &[&username])? > 0)
+}
+
+pub struct RootFields<'a> {
+    pub title: Option<&'a str>,
+    pub description: Option<Option<&'a str>>,
+    pub default: Option<bool>,
+    pub public: Option<bool>,
+}
+
+/// Creates an API root (id chosen or generated); `--default` clears the others in the same
+/// transaction, so there is never more than one default.
+pub fn add_api_root(c: &mut impl GenericClient, id: Option<&str>, f: &RootFields) -> Result<String, DbError> {
+    let mut tx = c.transaction()?;
+    if f.default == Some(true) {
+        tx.execute(r#"UPDATE public.opentaxii_api_root SET "default" = false WHERE "default""#, &[])?;
+    }
+    let id: String = tx
+        .query_one(
+            r#"INSERT INTO public.opentaxii_api_root (id, "default", title, description, is_public)
+               VALUES (coalesce($1::text::uuid, gen_random_uuid()), $2, $3, $4, $5) RETURNING id::text"#,
+            &[
+                &id,
+                &f.default.unwrap_or(false),
+                &f.title.unwrap_or(""),
+                &f.description.flatten(),
+                &f.public.unwrap_or(false),
+            ],
+        )?
+        .get(0);
+    tx.commit()?;
+    Ok(id)
+}
+
+pub fn update_api_root(c: &mut impl GenericClient, id: &str, f: &RootFields) -> Result<bool, DbError> {
+    let mut tx = c.transaction()?;
+    if f.default == Some(true) {
+        tx.execute(r#"UPDATE public.opentaxii_api_root SET "default" = false WHERE "default" AND id <> $1::text::uuid"#, &[&id])?;
+    }
+    let n = tx.execute(
+        r#"UPDATE public.opentaxii_api_root SET title = coalesce($2, title),
+               description = CASE WHEN $3 THEN $4 ELSE description END,
+               "default" = coalesce($5, "default"), is_public = coalesce($6, is_public)
+           WHERE id = $1::text::uuid"#,
+        &[&id, &f.title, &f.description.is_some(), &f.description.flatten(), &f.default, &f.public],
+    )?;
+    tx.commit()?;
+    Ok(n > 0)
+}
+
+pub fn delete_api_root(c: &mut impl GenericClient, id: &str) -> Result<bool, DbError> {
+    Ok(c.execute("DELETE FROM public.opentaxii_api_root WHERE id = $1::text::uuid", &[&id])? > 0)
+}
+
+pub struct CollectionFields<'a> {
+    pub title: Option<&'a str>,
+    pub description: Option<Option<&'a str>>,
+    pub alias: Option<Option<&'a str>>,
+    pub public: Option<bool>,
+    pub public_write: Option<bool>,
+}
+
+pub fn add_collection(
+    c: &mut impl GenericClient,
+    root: &str,
+    id: Option<&str>,
+    f: &CollectionFields,
+) -> Result<String, DbError> {
+    Ok(c.query_one(
+        "INSERT INTO public.opentaxii_collection (id, api_root_id, title, description, alias, is_public, is_public_write)
+         VALUES (coalesce($1::text::uuid, gen_random_uuid()), $2::text::uuid, $3, $4, $5, $6, $7) RETURNING id::text",
+        &[
+            &id,
+            &root,
+            &f.title.unwrap_or(""),
+            &f.description.flatten(),
+            &f.alias.flatten(),
+            &f.public.unwrap_or(false),
+            &f.public_write.unwrap_or(false),
+        ],
+    )?
+    .get(0))
+}
+
+pub fn update_collection(
+    c: &mut impl GenericClient,
+    id: &str,
+    f: &CollectionFields,
+) -> Result<bool, DbError> {
+    let n = c.execute(
+        "UPDATE public.opentaxii_collection SET title = coalesce($2, title),
+             description = CASE WHEN $3 THEN $4 ELSE description END,
+             alias = CASE WHEN $5 THEN $6 ELSE alias END,
+             is_public = coalesce($7, is_public), is_public_write = coalesce($8, is_public_write)
+         WHERE id = $1::text::uuid",
+        &[
+            &id,
+            &f.title,
+            &f.description.is_some(),
+            &f.description.flatten(),
+            &f.alias.is_some(),
+            &f.alias.flatten(),
+            &f.public,
+            &f.public_write,
+        ],
+    )?;
+    Ok(n > 0)
+}
+
+pub fn delete_collection(c: &mut impl GenericClient, id: &str) -> Result<bool, DbError> {
+    Ok(c.execute("DELETE FROM public.opentaxii_collection WHERE id = $1::text::uuid", &[&id])? > 0)
+}
+
+/// Object counts per collection of a root, for `collection list`.
+pub fn object_counts(c: &mut impl GenericClient, root: &str) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(c.query(
+        "SELECT c.id::text, count(o.pk) FROM public.opentaxii_collection c
+             LEFT JOIN public.opentaxii_stixobject o ON o.collection_id = c.id
+             WHERE c.api_root_id = $1::text::uuid GROUP BY c.id",
+        &[&root],
+    )?
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect())
+}
+
+const BATCH: i64 = 5000;
+
+/// Deletes one batch of a collection's object versions added before `before` and/or of
+/// `type`; returns how many (0: done).
+pub fn delete_objects_batch(
+    c: &mut impl GenericClient,
+    collection: &str,
+    before: Option<time::PrimitiveDateTime>,
+    type_: Option<&str>,
+) -> Result<u64, DbError> {
+    Ok(c.execute(
+        "DELETE FROM public.opentaxii_stixobject WHERE pk IN (
+             SELECT pk FROM public.opentaxii_stixobject
+             WHERE collection_id = $1::text::uuid AND ($2::timestamp IS NULL OR date_added < $2)
+               AND ($3::varchar IS NULL OR type = $3)
+             LIMIT $4)",
+        &[&collection, &before, &type_, &BATCH],
+    )?)
+}
+
+/// Deletes one batch of jobs finished (or, for jobs OpenTAXII left pending forever, requested)
+/// before `cutoff`; returns how many.
+pub fn delete_jobs_batch(
+    c: &mut impl GenericClient,
+    cutoff: time::PrimitiveDateTime,
+) -> Result<u64, DbError> {
+    Ok(c.execute(
+        "DELETE FROM public.opentaxii_job WHERE id IN (
+             SELECT id FROM public.opentaxii_job
+             WHERE coalesce(completed_timestamp, request_timestamp) < $1 LIMIT $2)",
+        &[&cutoff, &BATCH],
+    )?)
+}

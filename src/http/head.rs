@@ -11,6 +11,8 @@ pub struct Head {
     /// HTTP/1.`minor`.
     pub minor: u8,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The request arrived over TLS (set by the worker before admission).
+    pub tls: bool,
 }
 
 impl Head {
@@ -70,6 +72,7 @@ pub fn parse(buf: &[u8]) -> Parsed {
                 target: target.to_string(),
                 minor: req.version.unwrap_or(1),
                 headers: req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
+                tls: false,
             };
             Parsed::Complete(head, len)
         }
@@ -99,4 +102,16 @@ fn names_other_http_version(buf: &[u8]) -> bool {
         let mut parts = v.split('.');
         parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
     })
+}
+
+/// The path of a request that is being refused before its head could be parsed (too long, too
+/// slow, malformed): enough for the application to answer in the right protocol's format.
+/// Only a short prefix is kept, and only when it looks like an absolute path.
+pub fn path_hint(buf: &[u8]) -> String {
+    let line = &buf[..buf.len().min(256)];
+    let line = line.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(line);
+    let text = String::from_utf8_lossy(line);
+    let target = text.split(' ').nth(1).unwrap_or("");
+    let path = target.split('?').next().unwrap_or("");
+    if path.starts_with('/') { path.chars().take(64).collect() } else { String::new() }
 }

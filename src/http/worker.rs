@@ -15,8 +15,9 @@ use super::{App, Body, Head, Request, Response, reason};
 const TICK: Duration = Duration::from_secs(1);
 
 /// Serves one request; returns the connection and whether it may be kept alive.
-pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, head: Head) -> (Conn, bool) {
+pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (Conn, bool) {
     let started = Instant::now();
+    head.tls = conn.is_tls();
     let sock = conn.socket();
     if sock.set_nonblocking(false).is_err()
         || sock.set_read_timeout(Some(TICK)).is_err()

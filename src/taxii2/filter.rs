@@ -54,8 +54,13 @@ pub fn parse(query: &str, allowed: Allowed, max_page: u32) -> Result<Params, Err
         seen.push(name);
         match name {
             "limit" if allowed.paging => {
-                let n: i64 =
-                    v.trim().parse().map_err(|_| status(400, "`limit` must be a positive integer"))?;
+                let digits = v.trim();
+                // Any positive integer is a valid request, however large: clamp it.
+                let n: i64 = match digits.parse() {
+                    Ok(n) => n,
+                    Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => i64::MAX,
+                    Err(_) => return Err(status(400, "`limit` must be a positive integer")),
+                };
                 if n < 1 {
                     return Err(status(400, "`limit` must be a positive integer"));
                 }

@@ -83,7 +83,11 @@ impl Taxiid {
     fn taxii2_checks(&self, head: &Head, route: Route, params: Vec<String>) -> Result<Admitted, Error> {
         let mut conn = self.db.get()?;
         let account = self.auth.authenticate(&mut *conn, head.header("authorization"))?;
-        if !accepts_taxii(head.header("accept")) {
+        // Several Accept lines form one list (RFC 9110 §5.3).
+        let accept: Vec<String> =
+            head.header_all("accept").map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+        let accept = if accept.is_empty() { None } else { Some(accept.join(",")) };
+        if !accepts_taxii(accept.as_deref()) {
             return Err(status(406, "the Accept header must allow application/taxii+json;version=2.1"));
         }
         let anonymous = account.is_none();

@@ -12,6 +12,7 @@
 // HTTP client helpers, the taxiid binary as a process, a throwaway TLS PKI.
 pub mod http;
 pub mod server;
+pub mod taxii2;
 pub mod tls;
 
 use std::hash::{BuildHasher, RandomState};

@@ -15,12 +15,15 @@ pub struct Taxiid {
     pub config: Arc<Config>,
     pub db: Db,
     pub auth: Auth,
+    /// TAXII 1.x state kept between requests.
+    pub taxii1: crate::taxii1::State,
 }
 
 /// What admission hands to the handler.
 pub enum Ticket {
     Plain(Match),
     Taxii2(Box<crate::taxii2::Admitted>),
+    Taxii1(Box<crate::taxii1::Admitted>),
 }
 
 /// A failure inside a handler, mapped once to an HTTP status and protocol error body.
@@ -45,7 +48,7 @@ impl Taxiid {
     pub fn new(config: Arc<Config>, db: Db) -> Taxiid {
         let a = &config.auth;
         let auth = Auth::new(a.secret.as_deref().unwrap_or_default(), a.support_basic_auth, a.token_ttl);
-        Taxiid { config, db, auth }
+        Taxiid { config, db, auth, taxii1: crate::taxii1::State::default() }
     }
 
     /// The response for a handler error.
@@ -80,7 +83,11 @@ impl http::App for Taxiid {
                 Err(error_body(path, 405, "method not allowed for this resource")
                     .header("Allow", allow.join(", ")))
             }
-            Resolved::Unmatched => Err(error_body(path, 404, "no such resource")),
+            // TAXII 1.x services live at addresses configured in the database.
+            Resolved::Unmatched => match crate::taxii1::admit(self, head) {
+                Some(result) => result.map(|a| Ticket::Taxii1(Box::new(a))),
+                None => Err(error_body(path, 404, "no such resource")),
+            },
             Resolved::BadPath(m) => Err(error_body(path, 400, m)),
         }
     }
@@ -88,6 +95,7 @@ impl http::App for Taxiid {
     fn handle(&self, ticket: Ticket, req: Request) -> Response {
         match ticket {
             Ticket::Taxii2(adm) => self.taxii2_handle(*adm, req),
+            Ticket::Taxii1(adm) => crate::taxii1::handle(self, *adm, req),
             Ticket::Plain(m) => match m.route {
                 Route::Health => management::health(),
                 Route::Ready => management::ready(&self.db),

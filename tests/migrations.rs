@@ -122,9 +122,9 @@ fn snapshot(client: &mut postgres::Client) -> BTreeMap<String, String> {
 fn migrating_an_empty_database_creates_exactly_the_opentaxii_schema() {
     let conninfo = common::empty_database();
     let mut client = common::connect(&conninfo);
-    assert_eq!(db::pending(&mut client).unwrap(), vec![1, 2, 3]);
-    assert_eq!(db::migrate(&mut client).unwrap(), vec![1, 2, 3]);
-    assert_eq!(db::LATEST, 3);
+    assert_eq!(db::pending(&mut client).unwrap(), vec![1, 2, 3, 4]);
+    assert_eq!(db::migrate(&mut client).unwrap(), vec![1, 2, 3, 4]);
+    assert_eq!(db::LATEST, 4);
     assert_eq!(db::pending(&mut client).unwrap(), Vec::<i32>::new());
     assert_eq!(db::migrate(&mut client).unwrap(), Vec::<i32>::new(), "a second migrate is a no-op");
 
@@ -154,8 +154,8 @@ fn an_opentaxii_database_is_adopted_untouched() {
     let schema_before = dump_schema(&conninfo);
     assert_same_schema(&schema_before, &reference_statements(), "loaded fixture");
 
-    assert_eq!(db::pending(&mut client).unwrap(), vec![1, 2, 3]);
-    assert_eq!(db::migrate(&mut client).unwrap(), vec![1, 2, 3]);
+    assert_eq!(db::pending(&mut client).unwrap(), vec![1, 2, 3, 4]);
+    assert_eq!(db::migrate(&mut client).unwrap(), vec![1, 2, 3, 4]);
     assert_eq!(snapshot(&mut client), rows_before, "rows and sequences unchanged");
     assert_same_schema(&dump_schema(&conninfo), &schema_before, "OpenTAXII objects after migrate");
     assert_eq!(db::migrate(&mut client).unwrap(), Vec::<i32>::new(), "a second migrate is a no-op");
@@ -176,7 +176,7 @@ fn a_database_created_by_opentaxii_master_keeps_its_own_indexes() {
         )
         .unwrap();
     let before = dump_schema(&conninfo);
-    assert_eq!(db::migrate(&mut client).unwrap(), vec![1, 2, 3]);
+    assert_eq!(db::migrate(&mut client).unwrap(), vec![1, 2, 3, 4]);
     assert_same_schema(&dump_schema(&conninfo), &before, "master database after migrate");
     let indexes: i64 = client
         .query_one(
@@ -205,7 +205,7 @@ fn racing_migrations_apply_each_version_once() {
         .collect();
     let mut results: Vec<Vec<i32>> = racers.into_iter().map(|t| t.join().unwrap().unwrap()).collect();
     results.sort();
-    assert_eq!(results, vec![vec![], vec![1, 2, 3]]);
+    assert_eq!(results, vec![vec![], vec![1, 2, 3, 4]]);
     let mut client = common::connect(&conninfo);
     let versions: Vec<i32> = client
         .query("SELECT version FROM public.taxiid_schema_migrations ORDER BY version", &[])
@@ -213,7 +213,7 @@ fn racing_migrations_apply_each_version_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3]);
+    assert_eq!(versions, vec![1, 2, 3, 4]);
 }
 
 #[test]

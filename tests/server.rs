@@ -61,7 +61,7 @@ fn migrate_command_applies_then_is_a_no_op() {
     let cfg = config.to_str().unwrap();
     let (code, out, err) = run(&["migrate", "--config", cfg]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("applied migrations 1, 2, 3"), "{out}");
+    assert!(out.contains("applied migrations 1, 2, 3, 4"), "{out}");
     let (code, out, _) = run(&["migrate", "--config", cfg]);
     assert_eq!(code, 0);
     assert!(out.contains("schema is current"), "{out}");

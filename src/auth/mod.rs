@@ -72,6 +72,30 @@ pub fn taxii2_rights(
     Rights { read: is_public || has("read"), write: is_public_write || has("write") }
 }
 
+/// What a caller may do with one TAXII 1 collection.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Taxii1Rights {
+    /// Poll, subscribe, see it in collection information.
+    pub read: bool,
+    /// Push to it through an inbox (and see its inboxes in collection information).
+    pub modify: bool,
+}
+
+/// TAXII 1 rights of `who` on the collection named `collection` — OpenTAXII's rules: a
+/// service without `authentication_required` (`open_service`) runs every request with full
+/// rights, whoever the caller is; otherwise admins may do everything, and `_permissions`
+/// maps the collection name to `read`, or `modify` (which includes read).
+pub fn taxii1_rights(who: Option<&Account>, collection: &str, open_service: bool) -> Taxii1Rights {
+    if open_service || who.is_some_and(|a| a.is_admin) {
+        return Taxii1Rights { read: true, modify: true };
+    }
+    match who.and_then(|a| a.taxii1.get(collection)).map(String::as_str) {
+        Some("modify") => Taxii1Rights { read: true, modify: true },
+        Some("read") => Taxii1Rights { read: true, modify: false },
+        _ => Taxii1Rights::default(),
+    }
+}
+
 impl Account {
     fn from_row(row: AccountRow) -> Account {
         let (mut taxii1, mut taxii2) = (HashMap::new(), HashMap::new());

@@ -65,15 +65,21 @@ fn serve_on(
     };
     let collections: Vec<String> =
         seeded.collections.iter().map(|(id, t)| format!("    {id}  {t}")).collect();
+    let taxii1: Vec<String> =
+        seeded.taxii1_services.iter().map(|(kind, path)| format!("    {kind:<22} {base}{path}")).collect();
     println!(
         "\n\
          taxiid dev is serving on {base}\n\
          \n  admin account:  admin\n  password:       {password}\n\
          \n  API root:       {root}\n  collections:\n{cols}\n\
+         \n  TAXII 1 services (collections {t1cols}):\n{t1}\n\
          \n  Try:\n    curl {base}/management/health\n    curl {base}/management/ready\n\
+         \x20   taxii-discovery --path {base}/services/discovery   (cabby)\n\
          \n  Ctrl-C stops the server and the PostgreSQL cluster; data stays in {dir}.\n",
         root = seeded.api_root,
         cols = collections.join("\n"),
+        t1cols = seeded.taxii1_collections.join(", "),
+        t1 = taxii1.join("\n"),
         dir = dir.display()
     );
     serve::run(server)

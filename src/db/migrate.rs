@@ -13,7 +13,7 @@ use postgres::Client;
 use super::DbError;
 
 /// The newest schema version this binary knows.
-pub const LATEST: i32 = 3;
+pub const LATEST: i32 = 4;
 
 struct Migration {
     version: i32,
@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "taxii2_side_tables",
         sql: include_str!("../../sql/0003_taxii2_side_tables.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "taxii1_side_tables",
+        sql: include_str!("../../sql/0004_taxii1_side_tables.sql"),
     },
 ];
 

@@ -9,6 +9,8 @@ pub mod cluster;
 pub mod migrate;
 pub mod pool;
 pub mod seed;
+pub mod taxii1;
+pub mod taxii1_content;
 pub mod taxii2;
 pub mod taxii2_write;
 

@@ -1,0 +1,347 @@
+//! TAXII 1 content in OpenTAXII's tables: storing an inbox message with its blocks
+//! (`inbox_messages`, `content_blocks`, `collection_to_content_block`, the collections'
+//! `volume`) in one transaction, the keyset-ordered block reads polls are made of, and poll
+//! result sets (`result_sets` plus taxiid's paging tables from migration 0004).
+//!
+//! Blocks are ordered by `(timestamp_label, id)`; a part of a result set starts strictly after
+//! the key of the previous part's last block, so parts never shift while content arrives.
+
+use postgres::GenericClient;
+use time::OffsetDateTime;
+
+use super::DbError;
+
+/// The raw inbox message row (`taxii1.save_raw_inbox_messages`).
+pub struct NewInboxMessage<'a> {
+    pub message_id: &'a str,
+    pub result_id: Option<&'a str>,
+    pub record_count: Option<i32>,
+    pub partial_count: bool,
+    pub subscription_collection_name: Option<&'a str>,
+    pub subscription_id: Option<&'a str>,
+    /// 1.1 exclusive begin; OpenTAXII puts 1.0's inclusive begin here too.
+    pub begin: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    pub original: &'a [u8],
+    pub block_count: i32,
+    /// JSON list of the requested destination names; None when none were named.
+    pub destinations: Option<String>,
+    pub service_id: &'a str,
+}
+
+/// An accepted block and the collections it goes to.
+pub struct NewBlock<'a> {
+    pub content: &'a [u8],
+    pub binding_id: &'a str,
+    pub subtype: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub timestamp_label: OffsetDateTime,
+    pub collections: Vec<i32>,
+}
+
+/// Stores the message row (when given), each block once, its links to every destination and
+/// the destinations' volume, all in one transaction: committed or not at all.
+pub fn store_inbox(
+    c: &mut impl GenericClient,
+    raw: Option<&NewInboxMessage<'_>>,
+    blocks: &[NewBlock<'_>],
+    now: OffsetDateTime,
+) -> Result<(), DbError> {
+    let mut tx = c.transaction()?;
+    let message_row: Option<i32> = match raw {
+        None => None,
+        Some(m) => Some(
+            tx.query_one(
+                "INSERT INTO public.inbox_messages
+                     (date_created, message_id, result_id, record_count, partial_count,
+                      subscription_collection_name, subscription_id, exclusive_begin_timestamp_label,
+                      inclusive_end_timestamp_label, original_message, content_block_count,
+                      destination_collections, service_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                &[
+                    &now,
+                    &m.message_id,
+                    &m.result_id,
+                    &m.record_count,
+                    &m.partial_count,
+                    &m.subscription_collection_name,
+                    &m.subscription_id,
+                    &m.begin,
+                    &m.end,
+                    &m.original,
+                    &m.block_count,
+                    &m.destinations,
+                    &m.service_id,
+                ],
+            )?
+            .get(0),
+        ),
+    };
+    let (mut link_blocks, mut link_collections) = (Vec::new(), Vec::new());
+    for b in blocks.iter().filter(|b| !b.collections.is_empty()) {
+        let id: i32 = tx
+            .query_one(
+                "INSERT INTO public.content_blocks
+                     (date_created, message, timestamp_label, inbox_message_id, content, binding_id, binding_subtype)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                &[&now, &b.message, &b.timestamp_label, &message_row, &b.content, &b.binding_id, &b.subtype],
+            )?
+            .get(0);
+        for col in &b.collections {
+            link_blocks.push(id);
+            link_collections.push(*col);
+        }
+    }
+    if !link_blocks.is_empty() {
+        tx.execute(
+            "INSERT INTO public.collection_to_content_block (collection_id, content_block_id)
+             SELECT u.c, u.b FROM unnest($1::int[], $2::int[]) AS u(c, b)",
+            &[&link_collections, &link_blocks],
+        )?;
+        // As OpenTAXII does: `volume` counts the linked blocks, incremented in place.
+        tx.execute(
+            "UPDATE public.data_collections d SET volume = coalesce(d.volume, 0) + n.k
+             FROM (SELECT c, count(*)::int AS k FROM unnest($1::int[]) AS u(c) GROUP BY c) n
+             WHERE d.id = n.c",
+            &[&link_collections],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Which blocks of a collection a poll selects.
+#[derive(Clone, Debug, Default)]
+pub struct BlockFilter {
+    pub collection_id: i32,
+    /// Exclusive.
+    pub begin: Option<OffsetDateTime>,
+    /// Inclusive.
+    pub end: Option<OffsetDateTime>,
+    /// `None`: any binding. Otherwise `(binding id, subtype)` pairs, OR-ed; a NULL subtype
+    /// matches any subtype of that binding.
+    pub bindings: Option<(Vec<String>, Vec<Option<String>>)>,
+    /// Frozen result sets: blocks stored later have higher ids and stay out.
+    pub max_block_id: Option<i32>,
+}
+
+/// Poll order key: `(timestamp_label, id)`.
+pub type Key = (OffsetDateTime, i32);
+
+// $1 collection, $2 begin, $3 end, $4 max id, $5 any binding, $6 binding ids, $7 subtypes.
+// Blocks without a Timestamp_Label (neither OpenTAXII nor taxiid writes them) have no key.
+const FILTER: &str = "
+    FROM public.collection_to_content_block l
+    JOIN public.content_blocks b ON b.id = l.content_block_id
+    WHERE l.collection_id = $1
+      AND b.timestamp_label IS NOT NULL
+      AND ($2::timestamptz IS NULL OR b.timestamp_label > $2)
+      AND ($3::timestamptz IS NULL OR b.timestamp_label <= $3)
+      AND ($4::int IS NULL OR b.id <= $4)
+      AND ($5 OR EXISTS (
+          SELECT 1 FROM unnest($6::text[], $7::text[]) AS f(id, sub)
+          WHERE b.binding_id = f.id AND (f.sub IS NULL OR b.binding_subtype = f.sub)))";
+
+fn filter_params(f: &BlockFilter) -> (bool, Vec<String>, Vec<Option<String>>) {
+    match &f.bindings {
+        None => (true, Vec::new(), Vec::new()),
+        Some((ids, subs)) => (false, ids.clone(), subs.clone()),
+    }
+}
+
+/// Up to `limit` block keys with their content sizes, strictly after `after`.
+pub fn block_keys(
+    c: &mut impl GenericClient,
+    f: &BlockFilter,
+    after: Option<Key>,
+    limit: i64,
+) -> Result<Vec<(Key, i64)>, DbError> {
+    let sql = format!(
+        "SELECT b.timestamp_label, b.id, octet_length(b.content)::bigint {FILTER}
+           AND ($8::timestamptz IS NULL OR (b.timestamp_label, b.id) > ($8, $9))
+         ORDER BY b.timestamp_label, b.id LIMIT $10"
+    );
+    let (any, ids, subs) = filter_params(f);
+    let (al, ai) = (after.map(|k| k.0), after.map(|k| k.1));
+    let rows = c.query(
+        &sql,
+        &[&f.collection_id, &f.begin, &f.end, &f.max_block_id, &any, &ids, &subs, &al, &ai, &limit],
+    )?;
+    Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
+}
+
+/// Block keys by position, for result sets OpenTAXII created (it pages with OFFSET).
+pub fn block_keys_at(
+    c: &mut impl GenericClient,
+    f: &BlockFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<(Key, i64)>, DbError> {
+    let sql = format!(
+        "SELECT b.timestamp_label, b.id, octet_length(b.content)::bigint {FILTER}
+         ORDER BY b.timestamp_label, b.id OFFSET $8 LIMIT $9"
+    );
+    let (any, ids, subs) = filter_params(f);
+    let rows = c.query(
+        &sql,
+        &[&f.collection_id, &f.begin, &f.end, &f.max_block_id, &any, &ids, &subs, &offset, &limit],
+    )?;
+    Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
+}
+
+pub fn count_blocks(c: &mut impl GenericClient, f: &BlockFilter) -> Result<i64, DbError> {
+    let sql = format!("SELECT count(*) {FILTER}");
+    let (any, ids, subs) = filter_params(f);
+    Ok(c.query_one(&sql, &[&f.collection_id, &f.begin, &f.end, &f.max_block_id, &any, &ids, &subs])?.get(0))
+}
+
+/// The highest block id so far: the frozen upper bound of a new result set.
+pub fn max_block_id(c: &mut impl GenericClient) -> Result<i32, DbError> {
+    Ok(c.query_one("SELECT coalesce(max(id), 0) FROM public.content_blocks", &[])?.get(0))
+}
+
+/// A stored block as a poll returns it.
+pub struct BlockRow {
+    pub id: i32,
+    pub timestamp_label: OffsetDateTime,
+    pub binding_id: String,
+    pub subtype: Option<String>,
+    pub message: Option<String>,
+    pub content: Vec<u8>,
+}
+
+/// The blocks with these ids, in poll order.
+pub fn blocks(c: &mut impl GenericClient, ids: &[i32]) -> Result<Vec<BlockRow>, DbError> {
+    let rows = c.query(
+        "SELECT id, timestamp_label, coalesce(binding_id, ''), binding_subtype, message, content
+         FROM public.content_blocks WHERE id = ANY($1) AND timestamp_label IS NOT NULL
+         ORDER BY timestamp_label, id",
+        &[&ids],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| BlockRow {
+            id: r.get(0),
+            timestamp_label: r.get(1),
+            binding_id: r.get(2),
+            subtype: r.get(3),
+            message: r.get(4),
+            content: r.get(5),
+        })
+        .collect())
+}
+
+/// taxiid's paging of a result set.
+#[derive(Clone, Debug)]
+pub struct Paging {
+    pub max_block_id: i32,
+    pub part_size: i32,
+    pub response_type: String,
+    pub subscription_id: Option<String>,
+    pub last_part: Option<i32>,
+}
+
+/// A `result_sets` row, with taxiid's paging when taxiid created it.
+#[derive(Clone, Debug)]
+pub struct ResultSet {
+    pub id: String,
+    pub collection_id: Option<i32>,
+    /// JSON `[[binding_id, [subtypes]], …]` of the effective filter, `[]` = any.
+    pub bindings: String,
+    pub begin: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    pub paging: Option<Paging>,
+}
+
+/// Creates a result set with its paging and the start of part 2, in one transaction.
+pub fn create_result_set(
+    c: &mut impl GenericClient,
+    rs: &ResultSet,
+    part2_after: Key,
+    now: OffsetDateTime,
+) -> Result<(), DbError> {
+    let p = rs.paging.as_ref().ok_or_else(|| DbError::Query("a new result set needs its paging".into()))?;
+    let mut tx = c.transaction()?;
+    tx.execute(
+        "INSERT INTO public.result_sets (date_created, id, collection_id, bindings, begin_time, end_time)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&now, &rs.id, &rs.collection_id, &rs.bindings, &rs.begin, &rs.end],
+    )?;
+    tx.execute(
+        "INSERT INTO public.taxiid_result_set
+             (result_set_id, max_block_id, part_size, response_type, subscription_id, last_part)
+         VALUES ($1, $2, $3, $4, $5, NULL)",
+        &[&rs.id, &p.max_block_id, &p.part_size, &p.response_type, &p.subscription_id],
+    )?;
+    save_part_start(&mut tx, &rs.id, 2, part2_after)?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub fn result_set(c: &mut impl GenericClient, id: &str) -> Result<Option<ResultSet>, DbError> {
+    let Some(r) = c.query_opt(
+        "SELECT r.id, r.collection_id, coalesce(r.bindings, '[]'), r.begin_time, r.end_time,
+                t.result_set_id IS NOT NULL, t.max_block_id, t.part_size, t.response_type,
+                t.subscription_id, t.last_part
+         FROM public.result_sets r LEFT JOIN public.taxiid_result_set t ON t.result_set_id = r.id
+         WHERE r.id = $1",
+        &[&id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let paging = if r.get::<_, bool>(5) {
+        Some(Paging {
+            max_block_id: r.get(6),
+            part_size: r.get(7),
+            response_type: r.get(8),
+            subscription_id: r.get(9),
+            last_part: r.get(10),
+        })
+    } else {
+        None
+    };
+    Ok(Some(ResultSet {
+        id: r.get(0),
+        collection_id: r.get(1),
+        bindings: r.get(2),
+        begin: r.get(3),
+        end: r.get(4),
+        paging,
+    }))
+}
+
+/// The highest part whose start is known, with that start.
+pub fn last_known_part(c: &mut impl GenericClient, id: &str) -> Result<Option<(i32, Key)>, DbError> {
+    let row = c.query_opt(
+        "SELECT part_number, after_label, after_block_id FROM public.taxiid_result_set_part
+         WHERE result_set_id = $1 ORDER BY part_number DESC LIMIT 1",
+        &[&id],
+    )?;
+    Ok(row.map(|r| (r.get(0), (r.get(1), r.get(2)))))
+}
+
+pub fn part_start(c: &mut impl GenericClient, id: &str, part: i32) -> Result<Option<Key>, DbError> {
+    let row = c.query_opt(
+        "SELECT after_label, after_block_id FROM public.taxiid_result_set_part
+         WHERE result_set_id = $1 AND part_number = $2",
+        &[&id, &part],
+    )?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Records where `part` starts. Parts are deterministic, so a concurrent writer of the same
+/// part wrote the same key.
+pub fn save_part_start(c: &mut impl GenericClient, id: &str, part: i32, after: Key) -> Result<(), DbError> {
+    c.execute(
+        "INSERT INTO public.taxiid_result_set_part (result_set_id, part_number, after_label, after_block_id)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        &[&id, &part, &after.0, &after.1],
+    )?;
+    Ok(())
+}
+
+pub fn set_last_part(c: &mut impl GenericClient, id: &str, part: i32) -> Result<(), DbError> {
+    c.execute("UPDATE public.taxiid_result_set SET last_part = $2 WHERE result_set_id = $1", &[&id, &part])?;
+    Ok(())
+}

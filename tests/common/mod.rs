@@ -12,6 +12,7 @@
 // HTTP client helpers, the taxiid binary as a process, a throwaway TLS PKI.
 pub mod http;
 pub mod server;
+pub mod taxii1;
 pub mod taxii2;
 pub mod tls;
 
@@ -78,6 +79,26 @@ fn new_database(prefix: &str, template: Option<&str>) -> String {
     let name = format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed));
     cluster().create_database(&name, template).unwrap_or_else(|e| panic!("{e}"));
     cluster().conninfo(&name)
+}
+
+/// A new database holding OpenTAXII's schema and the OpenTAXII 0.9.3 fixture data
+/// (shared/reference/opentaxii-fixture), loaded with psql as OpenTAXII's dump is, then
+/// migrated by taxiid. Returns its conninfo.
+pub fn opentaxii_fixture_database() -> String {
+    const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/opentaxii-schema.sql");
+    const DATA: &str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/opentaxii-fixture/opentaxii_fixture.sql");
+    let conninfo = empty_database();
+    for file in [SCHEMA, DATA] {
+        let out = std::process::Command::new(pg_program("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &conninfo, "-f", file])
+            .output()
+            .expect("run psql");
+        assert!(out.status.success(), "psql -f {file}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut db = connect(&conninfo);
+    taxiid::db::migrate(&mut db).unwrap_or_else(|e| panic!("migrating the fixture: {e}"));
+    conninfo
 }
 
 /// A plain connection for test SQL.

@@ -106,6 +106,9 @@ impl http::App for Taxiid {
     }
 
     fn error(&self, path: &str, status: u16, message: &str) -> Response {
+        if let Some(r) = crate::taxii1::http_failure(self, path, status, message) {
+            return r;
+        }
         let r = error_body(path, status, message);
         if status == 503 { r.header("Retry-After", "1") } else { r }
     }

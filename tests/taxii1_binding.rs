@@ -588,3 +588,20 @@ fn s2_4_a_database_outage_is_a_failure_status_and_passes() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+#[test]
+fn s0_1_http_level_refusals_at_a_service_address_are_failure_statuses() {
+    // cabby reads nothing but Status_Messages in HTTP 200: a body over http.max_body_bytes at
+    // a service address is answered as a FAILURE it can print, not as a JSON 413.
+    let w = World::with("http.max_body_bytes = 4096\n");
+    w.anon().send(DISCOVERY, &discovery_request()).discovery(); // the address is now known
+    let big = format!("<x>{}</x>", "a".repeat(10_000));
+    let r = check_reply(w.anon().req(DISCOVERY, big.into_bytes()).send(w.addr()), Version::V11);
+    let s = r.expect(StatusType::Failure);
+    assert!(s.message.as_deref().unwrap_or("").contains("HTTP 413"), "{:?}", s.message);
+    assert_eq!(r.resp.header("connection"), Some("close"));
+    // Elsewhere the same refusal stays plain HTTP.
+    let raw = "POST /management/auth HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n";
+    let r = common::http::request(w.addr(), raw.as_bytes());
+    assert_eq!(r.status, 413);
+}

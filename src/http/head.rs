@@ -108,10 +108,10 @@ fn names_other_http_version(buf: &[u8]) -> bool {
 /// slow, malformed): enough for the application to answer in the right protocol's format.
 /// Only a short prefix is kept, and only when it looks like an absolute path.
 pub fn path_hint(buf: &[u8]) -> String {
-    let line = &buf[..buf.len().min(256)];
+    let line = &buf[..buf.len().min(512)];
     let line = line.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(line);
     let text = String::from_utf8_lossy(line);
     let target = text.split(' ').nth(1).unwrap_or("");
     let path = target.split('?').next().unwrap_or("");
-    if path.starts_with('/') { path.chars().take(64).collect() } else { String::new() }
+    if path.starts_with('/') { path.chars().take(256).collect() } else { String::new() }
 }

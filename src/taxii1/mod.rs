@@ -377,6 +377,23 @@ fn accepts_xml(accept: Option<&str>) -> bool {
     })
 }
 
+/// An HTTP-level refusal (body too large or too slow, malformed framing, a panic) at a
+/// TAXII 1.x service address, as the Status_Message cabby and libtaxii can read: FAILURE in
+/// HTTP 200. `None` when `path` is not a service address.
+pub fn http_failure(app: &Taxiid, path: &str, status: u16, message: &str) -> Option<Response> {
+    if path.is_empty() || !app.taxii1.was_address(path) {
+        return None;
+    }
+    let text = format!("{message} (HTTP {status} {})", crate::http::reason(status));
+    let mut s = StatusMessage::new("0", StatusType::Failure);
+    s.message = Some(text);
+    // The request was not read, so its version is unknown: 1.1, as OpenTAXII answers then.
+    let close = status == 413 || status == 408 || status == 400;
+    let mut r = taxii_response(Version::V11, false, &s.into_message());
+    r.close = close;
+    Some(r)
+}
+
 /// A TAXII message in HTTP 200 with the headers of its version.
 fn taxii_response(version: Version, tls: bool, msg: &Message) -> Response {
     Response::new(200)

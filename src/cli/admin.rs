@@ -14,7 +14,7 @@ use crate::config::{self, Config};
 use crate::db::{self, Db, admin, taxii2 as q};
 use crate::timefmt;
 
-fn connect(cfg: &Config) -> Result<db::Conn, String> {
+pub(super) fn connect(cfg: &Config) -> Result<db::Conn, String> {
     let db = Db::open(&cfg.database)?;
     db.wait_until_up(cfg.database.startup_wait.min(Duration::from_secs(10)))?;
     db.get().map_err(|e| e.to_string())
@@ -47,7 +47,7 @@ pub enum Outcome {
     Failed(String),
 }
 
-fn print(json_out: bool, value: Value, human: String) {
+pub(super) fn print(json_out: bool, value: Value, human: String) {
     if json_out {
         println!("{value}");
     } else {
@@ -437,7 +437,7 @@ pub fn jobs(cfg: &Config, p: &mut Arguments) -> Result<Outcome, Usage> {
 }
 
 /// Progress on a terminal only (scripts read the final line).
-fn progress(msg: &str) {
+pub(super) fn progress(msg: &str) {
     if std::io::stderr().is_terminal() {
         eprint!("\r{msg}");
     }

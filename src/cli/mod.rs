@@ -13,8 +13,13 @@ macro_rules! try_out {
 }
 
 mod admin;
+mod blocks;
 mod dev;
+mod from_opentaxii;
 mod serve;
+mod sync;
+mod sync_apply;
+mod yaml;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -37,6 +42,9 @@ Commands:
   collection     add | list | update | delete  TAXII 2.1 collections
   objects        delete  TAXII 2.1 object versions (--collection ID [--before T] [--type T])
   jobs           cleanup  TAXII 2.1 statuses (--older-than 24h)
+  sync           apply an OpenTAXII data-config YAML (TAXII 1 services, collections, accounts)
+  blocks         delete  TAXII 1 content blocks (--collection NAME [--begin T] [--end T])
+  config         from-opentaxii  convert an OpenTAXII configuration file to taxiid.conf
   version        print the version
   help [command] print this help, or a command's
 
@@ -102,6 +110,34 @@ fn command_help(cmd: &str) -> Option<&'static str> {
         }
         "jobs" => {
             "Usage: taxiid jobs cleanup [--older-than 24h]\n\nDeletes TAXII 2.1 statuses finished before then.\n"
+        }
+        "sync" => {
+            "Usage: taxiid sync DATA_CONFIG.yml [--check] [--prune] [--json]\n\n\
+             Creates and updates the TAXII 1 services, collections and accounts of an OpenTAXII\n\
+             data-config file (opentaxii-sync-data's format), in one transaction, storing them as\n\
+             OpenTAXII does. Each item is reported as created, updated, unchanged or kept.\n\
+             \x20 --check  report what would change and change nothing\n\
+             \x20 --prune  delete services, collections and accounts the file omits (a section\n\
+             \x20          missing from the file is left alone); without it they are kept\n\
+             Passwords are re-hashed (auth.password_hash) only when they changed; TAXII 2\n\
+             permissions of existing accounts are kept. Unknown keys and bad values are errors\n\
+             with their line; permissions naming unknown collections are dropped with a warning.\n"
+        }
+        "blocks" => {
+            "Usage: taxiid blocks delete --collection NAME [--collection NAME2 ...] [--begin T] [--end T]\n\
+             \x20                         [--with-messages] [--json]\n\n\
+             Deletes the TAXII 1 content blocks of the collections whose timestamp label is after\n\
+             --begin and at or before --end (ISO 8601, UTC when no zone is given), in batches. The\n\
+             blocks leave every collection that shared them; each such collection's volume is\n\
+             recounted. --with-messages also deletes the inbox messages that delivered them, once\n\
+             none of their blocks remain.\n"
+        }
+        "config" => {
+            "Usage: taxiid config from-opentaxii OPENTAXII.yml [--env] [--include-secrets]\n\n\
+             Prints the taxiid.conf equivalent to an OpenTAXII configuration file (merged over\n\
+             OpenTAXII's defaults; --env also applies OPENTAXII_* variables). Options without an\n\
+             equivalent become comments that say why. Secrets are printed only with\n\
+             --include-secrets. Needs no taxiid configuration and no database.\n"
         }
         "version" => "Usage: taxiid version\n",
         "help" => "Usage: taxiid help [command]\n",
@@ -182,8 +218,18 @@ pub fn run(args: Vec<OsString>) -> i32 {
             let opts = dev::Options { dir: dir.unwrap_or_else(|| PathBuf::from(".taxiid-dev")), listen };
             return report(load(&config_path, true).and_then(|cfg| dev::run(cfg, opts)));
         }
-        "account" | "token" | "api-root" | "collection" | "objects" | "jobs" => {
+        "account" | "token" | "api-root" | "collection" | "objects" | "jobs" | "sync" | "blocks" => {
             return admin_command(&cmd, &config_path, p);
+        }
+        "config" => {
+            let mut p = p;
+            return match from_opentaxii::run(&mut p) {
+                Ok(code) => code,
+                Err(Usage(e)) => {
+                    eprintln!("taxiid config: {e}\n\n{}", command_help("config").unwrap_or(USAGE));
+                    2
+                }
+            };
         }
         other => return usage_error(&format!("unknown command `{other}`")),
     };
@@ -221,6 +267,8 @@ fn admin_command(cmd: &str, config_path: &std::path::Path, mut p: pico_args::Arg
         "api-root" => admin::api_root(&cfg, &mut p),
         "collection" => admin::collection(&cfg, &mut p),
         "objects" => admin::objects(&cfg, &mut p),
+        "sync" => sync::run(&cfg, &mut p),
+        "blocks" => blocks::run(&cfg, &mut p),
         _ => admin::jobs(&cfg, &mut p),
     };
     match outcome {

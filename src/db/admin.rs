@@ -1,6 +1,6 @@
 //! Administration queries behind the CLI: accounts, TAXII 2.1 API roots and collections,
-//! retention (objects, jobs). Bulk deletes run in batches so a serving taxiid is never
-//! blocked behind one long transaction.
+//! retention (TAXII 2 objects and jobs, TAXII 1 content blocks). Bulk deletes run in batches
+//! so a serving taxiid is never blocked behind one long transaction.
 
 use postgres::GenericClient;
 
@@ -215,4 +215,103 @@ pub fn delete_jobs_batch(
              WHERE coalesce(completed_timestamp, request_timestamp) < $1 LIMIT $2)",
         &[&cutoff, &BATCH],
     )?)
+}
+
+/// TAXII 1 collections by name: `(name, id)` for those that exist.
+pub fn taxii1_collection_ids(
+    c: &mut impl GenericClient,
+    names: &[String],
+) -> Result<Vec<(String, i32)>, DbError> {
+    Ok(c.query("SELECT name, id FROM public.data_collections WHERE name = ANY($1)", &[&names])?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// What one batch of `delete_blocks_batch` removed.
+pub struct BlocksDeleted {
+    pub blocks: u64,
+    pub messages: u64,
+    /// Collections that lost links (their `volume` was recounted).
+    pub collections: Vec<i32>,
+}
+
+/// Deletes one batch of content blocks linked to any of `collections` with `timestamp_label`
+/// in (begin, end], from every collection (as OpenTAXII does), in one transaction. The volume
+/// of every collection that lost a block is recounted (OpenTAXII recounts only the named one).
+/// With `with_messages`, the inbox messages that delivered them go too once none of their
+/// blocks remain (OpenTAXII deletes them regardless, and the cascade takes their other blocks).
+pub fn delete_blocks_batch(
+    c: &mut postgres::Client,
+    collections: &[i32],
+    begin: Option<time::OffsetDateTime>,
+    end: Option<time::OffsetDateTime>,
+    with_messages: bool,
+) -> Result<BlocksDeleted, DbError> {
+    let mut tx = c.transaction()?;
+    let ids: Vec<i32> = tx
+        .query(
+            "SELECT b.id FROM public.content_blocks b
+             WHERE EXISTS (SELECT 1 FROM public.collection_to_content_block l
+                           WHERE l.content_block_id = b.id AND l.collection_id = ANY($1))
+               AND ($2::timestamptz IS NULL OR b.timestamp_label > $2)
+               AND ($3::timestamptz IS NULL OR b.timestamp_label <= $3)
+             ORDER BY b.id LIMIT $4",
+            &[&collections, &begin, &end, &BATCH],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if ids.is_empty() {
+        return Ok(BlocksDeleted { blocks: 0, messages: 0, collections: Vec::new() });
+    }
+    let affected: Vec<i32> = tx
+        .query(
+            "SELECT DISTINCT collection_id FROM public.collection_to_content_block WHERE content_block_id = ANY($1)",
+            &[&ids],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let messages: Vec<i32> = if with_messages {
+        tx.query(
+            "SELECT DISTINCT inbox_message_id FROM public.content_blocks
+             WHERE id = ANY($1) AND inbox_message_id IS NOT NULL",
+            &[&ids],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let blocks = tx.execute("DELETE FROM public.content_blocks WHERE id = ANY($1)", &[&ids])?;
+    let messages = if messages.is_empty() {
+        0
+    } else {
+        tx.execute(
+            "DELETE FROM public.inbox_messages m WHERE m.id = ANY($1)
+               AND NOT EXISTS (SELECT 1 FROM public.content_blocks b WHERE b.inbox_message_id = m.id)",
+            &[&messages],
+        )?
+    };
+    tx.execute(
+        "UPDATE public.data_collections d SET volume =
+             (SELECT count(*) FROM public.collection_to_content_block l WHERE l.collection_id = d.id)
+         WHERE d.id = ANY($1)",
+        &[&affected],
+    )?;
+    tx.commit()?;
+    Ok(BlocksDeleted { blocks, messages, collections: affected })
+}
+
+/// `(name, volume)` of TAXII 1 collections by id, by name.
+pub fn taxii1_volumes(c: &mut impl GenericClient, ids: &[i32]) -> Result<Vec<(String, i32)>, DbError> {
+    Ok(c.query(
+        "SELECT coalesce(name, ''), coalesce(volume, 0) FROM public.data_collections WHERE id = ANY($1) ORDER BY name",
+        &[&ids],
+    )?
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect())
 }

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod migrate;
 pub mod pool;
 pub mod seed;
+pub mod sync;
 pub mod taxii1;
 pub mod taxii1_content;
 pub mod taxii2;

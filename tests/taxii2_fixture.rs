@@ -4,17 +4,11 @@
 
 mod common;
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
 use common::http::Resp;
 use common::server::Taxiid;
 use common::taxii2::*;
-
-const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/opentaxii-schema.sql");
-const DATA: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/opentaxii-fixture/opentaxii_fixture.sql");
 
 const FIXTURE_SECRET: &str = "fixture-secret-not-for-production";
 const DOMAIN: &str = "http://127.0.0.1:9000";
@@ -54,16 +48,7 @@ impl Fixture {
     /// A fresh database with OpenTAXII's schema and the fixture data, migrated by taxiid, and
     /// a server configured as the fixture's OpenTAXII was.
     fn load() -> Fixture {
-        let conninfo = common::empty_database();
-        for file in [SCHEMA, DATA] {
-            let out = Command::new(common::pg_program("psql"))
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &conninfo, "-f", file])
-                .output()
-                .expect("run psql");
-            assert!(out.status.success(), "psql -f {file}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        let mut db = common::connect(&conninfo);
-        taxiid::db::migrate(&mut db).unwrap_or_else(|e| panic!("migrating the fixture: {e}"));
+        let conninfo = common::opentaxii_fixture_database();
         let config = format!(
             "auth.secret = {FIXTURE_SECRET}\nauth.token_ttl = 3600s\nauth.support_basic_auth = yes\n\
              domain = {DOMAIN}\ntaxii2.title = OpenTAXII fixture TAXII2 server\n\

@@ -32,8 +32,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-import traceback
 import urllib.request
 from datetime import datetime, timezone
 
@@ -70,37 +68,9 @@ ADMIN = ("admin", ADMIN_PASSWORD)
 READER = ("interop-reader", READER_PASSWORD)
 TOOL_TIMEOUT = 120
 
-# --- a tiny test runner ------------------------------------------------------------------
+# --- test runner (tests/interop/minitest.py) ------------------------------------------
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
-def once(fn):
-    """Shared data, set up by the first test that needs it; a failure is remembered."""
-    state = {}
-
-    def wrapper():
-        if "error" in state:
-            raise AssertionError("set-up %s failed earlier: %s" % (fn.__name__, state["error"]))
-        if "value" not in state:
-            try:
-                state["value"] = fn()
-            except BaseException as e:
-                state["error"] = "%s: %s" % (type(e).__name__, e)
-                raise
-        return state["value"]
-
-    return wrapper
-
-
-def check(cond, msg, *args):
-    if not cond:
-        raise AssertionError(msg % args if args else msg)
+from minitest import check, main, once, test  # noqa: E402
 
 
 def eq(got, want, what):
@@ -605,28 +575,6 @@ def answers_are_schema_valid():
         result = (v11 if version == "1.1" else v10).validate_string(xml)
         check(result.valid, "the answer to %s is not schema-valid: %s\n%s", what, result.error_log,
               short(xml.decode()))
-
-
-def main(argv):
-    selected = [t for t in TESTS if not argv or any(a in t.__name__ for a in argv)]
-    if not selected:
-        print("no test matches %s; tests: %s" % (argv, ", ".join(t.__name__ for t in TESTS)))
-        return 2
-    passed = failed = 0
-    for t in selected:
-        started = time.monotonic()
-        try:
-            t()
-        except Exception as e:  # noqa: BLE001 - report and go on
-            failed += 1
-            print("FAIL %s (%.2fs): %s: %s" % (t.__name__, time.monotonic() - started, type(e).__name__, e))
-            tb = traceback.format_exc().rstrip().splitlines()
-            print("\n".join("     " + line for line in tb[-12:]))
-        else:
-            passed += 1
-            print("PASS %s (%.2fs)" % (t.__name__, time.monotonic() - started))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -10,11 +10,31 @@ use std::time::Duration;
 
 pub const DEFAULT_PATH: &str = "/etc/taxiid/taxiid.conf";
 
-/// One listening address; `tls` listeners use `tls.certificate` and `tls.private_key`.
+/// One `listen` entry; `tls` listeners use `tls.certificate` and `tls.private_key`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Listen {
-    pub addr: SocketAddr,
+    pub bind: Bind,
     pub tls: bool,
+}
+
+/// Where a listener's socket comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bind {
+    /// taxiid binds the address itself.
+    Addr(SocketAddr),
+    /// Every socket systemd passes (`LISTEN_FDS`, from `taxiid.socket`): binding port 443
+    /// then needs no capability at all.
+    Systemd,
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.bind {
+            Bind::Addr(a) => write!(f, "{a}")?,
+            Bind::Systemd => f.write_str("systemd")?,
+        }
+        if self.tls { f.write_str(" tls") } else { Ok(()) }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -81,6 +101,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub taxii1: Taxii1Config,
     pub taxii2: Taxii2Config,
+    /// `GET /management/metrics` answers anonymous callers too (else admins only).
+    pub metrics_public: bool,
     pub log_level: log::LevelFilter,
 }
 
@@ -88,7 +110,7 @@ impl Default for Config {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Config {
-            listen: vec![Listen { addr: "127.0.0.1:9000".parse().unwrap(), tls: false }],
+            listen: vec![Listen { bind: Bind::Addr("127.0.0.1:9000".parse().unwrap()), tls: false }],
             tls_certificate: None,
             tls_private_key: None,
             domain: None,
@@ -130,6 +152,7 @@ impl Default for Config {
                 max_content_length: 209_715_200,
                 max_page_size: 1000,
             },
+            metrics_public: false,
             log_level: log::LevelFilter::Info,
         }
     }
@@ -170,6 +193,7 @@ pub const KEYS: &[&str] = &[
     "taxii2.public_discovery",
     "taxii2.max_content_length",
     "taxii2.max_page_size",
+    "metrics.public",
     "log.level",
 ];
 
@@ -272,6 +296,7 @@ impl Config {
             "taxii2.public_discovery" => self.taxii2.public_discovery = parse_bool(v)?,
             "taxii2.max_content_length" => self.taxii2.max_content_length = parse_size(v)?,
             "taxii2.max_page_size" => self.taxii2.max_page_size = parse_count(v, 1, 100_000)? as u32,
+            "metrics.public" => self.metrics_public = parse_bool(v)?,
             "log.level" => self.log_level = parse_level(v)?,
             _ => return Err("unknown key".to_string()),
         }
@@ -283,6 +308,9 @@ impl Config {
             && (self.tls_certificate.is_none() || self.tls_private_key.is_none())
         {
             return Err("a `tls` listener needs tls.certificate and tls.private_key".into());
+        }
+        if self.listen.iter().filter(|l| l.bind == Bind::Systemd).count() > 1 {
+            return Err("listen: `systemd` takes every passed socket, so it may appear only once".into());
         }
         if self.http.header_timeout.is_zero() || self.http.io_timeout.is_zero() {
             return Err("http.header_timeout and http.io_timeout must be positive".into());
@@ -300,8 +328,7 @@ impl Config {
         let mut o = String::new();
         let opt = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         let secs = |d: Duration| format!("{}ms", d.as_millis());
-        let listen: Vec<String> =
-            self.listen.iter().map(|l| format!("{}{}", l.addr, if l.tls { " tls" } else { "" })).collect();
+        let listen: Vec<String> = self.listen.iter().map(Listen::to_string).collect();
         let lines: Vec<(&str, String)> = vec![
             ("listen", listen.join(", ")),
             ("domain", self.domain.clone().unwrap_or_default()),
@@ -343,6 +370,7 @@ impl Config {
             ("taxii2.public_discovery", yes(self.taxii2.public_discovery)),
             ("taxii2.max_content_length", self.taxii2.max_content_length.to_string()),
             ("taxii2.max_page_size", self.taxii2.max_page_size.to_string()),
+            ("metrics.public", yes(self.metrics_public)),
             ("log.level", self.log_level.to_string().to_lowercase()),
         ];
         for (k, v) in lines {
@@ -427,8 +455,13 @@ pub fn parse_listen(v: &str) -> Result<Vec<Listen>, String> {
     for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let mut words = item.split_whitespace();
         let addr = words.next().unwrap_or_default();
-        let addr: SocketAddr =
-            addr.parse().map_err(|_| format!("`{addr}` is not an address like 127.0.0.1:9000"))?;
+        let bind = match addr {
+            "systemd" => Bind::Systemd,
+            _ => Bind::Addr(
+                addr.parse()
+                    .map_err(|_| format!("`{addr}` is not an address like 127.0.0.1:9000, nor `systemd`"))?,
+            ),
+        };
         let tls = match words.next() {
             None => false,
             Some("tls") => true,
@@ -437,7 +470,7 @@ pub fn parse_listen(v: &str) -> Result<Vec<Listen>, String> {
         if let Some(w) = words.next() {
             return Err(format!("unexpected `{w}`"));
         }
-        out.push(Listen { addr, tls });
+        out.push(Listen { bind, tls });
     }
     if out.is_empty() {
         return Err("no address".into());

@@ -1,5 +1,5 @@
-//! `/management/` endpoints that are not protocol specific: liveness and readiness.
-//! (`/management/auth` joins with the accounts work.)
+//! `/management/` endpoints that are not protocol specific: liveness, readiness, login
+//! (`/management/auth`) and the Prometheus metrics.
 
 use crate::db::{self, Db, DbError};
 use crate::http::Response;
@@ -56,6 +56,7 @@ pub fn login(app: &crate::server::Taxiid, req: &crate::http::Request) -> Respons
             json(200, &serde_json::json!({ "token": token }).to_string()).for_account(&account.username)
         }
         Ok(None) => {
+            crate::metrics::auth_failure(crate::metrics::AuthFailure::Login);
             log::info!("failed login for account name of {} characters", user.chars().count());
             json(
                 401,
@@ -78,4 +79,49 @@ fn credentials(req: &crate::http::Request) -> (Option<String>, Option<String>) {
     let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
     let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
     (get("username"), get("password"))
+}
+
+/// `GET /management/metrics`: Prometheus text for admins (Bearer or Basic), or for anyone
+/// with `metrics.public = yes` (then no database round trip either).
+pub fn metrics(app: &crate::server::Taxiid, req: &crate::http::Request) -> Response {
+    let mut account = None;
+    if !app.config.metrics_public {
+        let who = app
+            .db
+            .get()
+            .map_err(crate::auth::AuthError::Db)
+            .and_then(|mut c| app.auth.authenticate(&mut *c, req.head.header("authorization")));
+        match who {
+            Ok(Some(a)) if a.is_admin => account = Some(a.username),
+            Ok(Some(_)) => {
+                return json(
+                    403,
+                    r#"{"title": "Forbidden", "http_status": "403", "description": "metrics are for admins"}"#,
+                );
+            }
+            Ok(None) => return unauthorized(app),
+            Err(crate::auth::AuthError::Invalid) => {
+                crate::metrics::auth_failure(crate::metrics::AuthFailure::Metrics);
+                return unauthorized(app);
+            }
+            Err(crate::auth::AuthError::Db(e)) => return app.failure(req.head.path(), e.into()),
+        }
+    }
+    let r = Response::new(200)
+        .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        .header("Cache-Control", "no-store")
+        .body(crate::metrics::render(app));
+    match account {
+        Some(name) => r.for_account(&name),
+        None => r,
+    }
+}
+
+fn unauthorized(app: &crate::server::Taxiid) -> Response {
+    let r = json(
+        401,
+        r#"{"title": "Unauthorized", "http_status": "401", "description": "admin credentials are required"}"#,
+    )
+    .header("WWW-Authenticate", "Bearer realm=\"taxiid\"");
+    if app.auth.basic_enabled() { r.header("WWW-Authenticate", "Basic realm=\"taxiid\"") } else { r }
 }

@@ -1,7 +1,7 @@
 //! The handwritten router: method + path pattern → route, 404 versus 405 (with `Allow`), and
 //! the one place where request paths are percent-decoded and checked for traversal.
 //!
-//! Static prefixes: `/management/` (auth, health, ready) and `/taxii2/` (TAXII 2.1). A path that
+//! Static prefixes: `/management/` (auth, health, ready, metrics) and `/taxii2/` (TAXII 2.1). A path that
 //! matches no pattern here may still be a TAXII 1.x service address; those live in the
 //! database and are looked up at request time by the caller ([`Resolved::Unmatched`]).
 //!
@@ -14,6 +14,7 @@ pub enum Route {
     Health,
     Ready,
     Login,
+    Metrics,
     Discovery,
     ApiRoot,
     Status,
@@ -25,6 +26,47 @@ pub enum Route {
     Object,
     DeleteObject,
     Versions,
+}
+
+impl Route {
+    pub const ALL: &[Route] = &[
+        Route::Health,
+        Route::Ready,
+        Route::Login,
+        Route::Metrics,
+        Route::Discovery,
+        Route::ApiRoot,
+        Route::Status,
+        Route::Collections,
+        Route::Collection,
+        Route::Manifest,
+        Route::Objects,
+        Route::AddObjects,
+        Route::Object,
+        Route::DeleteObject,
+        Route::Versions,
+    ];
+
+    /// The route's fixed name in metrics (raw paths would be unbounded label values).
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::Ready => "ready",
+            Route::Login => "login",
+            Route::Metrics => "metrics",
+            Route::Discovery => "discovery",
+            Route::ApiRoot => "api_root",
+            Route::Status => "status",
+            Route::Collections => "collections",
+            Route::Collection => "collection",
+            Route::Manifest => "manifest",
+            Route::Objects => "objects",
+            Route::AddObjects => "add_objects",
+            Route::Object => "object",
+            Route::DeleteObject => "delete_object",
+            Route::Versions => "versions",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -51,6 +93,7 @@ const TABLE: &[(&str, &[(&str, Route)])] = &[
     ("/management/health", &[("GET", Route::Health)]),
     ("/management/ready", &[("GET", Route::Ready)]),
     ("/management/auth", &[("POST", Route::Login)]),
+    ("/management/metrics", &[("GET", Route::Metrics)]),
     ("/taxii2", &[("GET", Route::Discovery)]),
     ("/taxii2/{}", &[("GET", Route::ApiRoot)]),
     ("/taxii2/{}/status/{}", &[("GET", Route::Status)]),

@@ -48,6 +48,7 @@ impl Taxiid {
     pub fn new(config: Arc<Config>, db: Db) -> Taxiid {
         let a = &config.auth;
         let auth = Auth::new(a.secret.as_deref().unwrap_or_default(), a.support_basic_auth, a.token_ttl);
+        crate::metrics::started();
         Taxiid { config, db, auth, taxii1: crate::taxii1::State::default() }
     }
 
@@ -76,7 +77,10 @@ impl http::App for Taxiid {
         let path = head.path();
         match router::resolve(&head.method, path) {
             Resolved::Found(m) if path.starts_with("/taxii2") => {
-                self.taxii2_admit(head, m.route, m.params).map(|a| Ticket::Taxii2(Box::new(a)))
+                let label = m.route.label();
+                self.taxii2_admit(head, m.route, m.params)
+                    .map(|a| Ticket::Taxii2(Box::new(a)))
+                    .map_err(|r| r.label(label))
             }
             Resolved::Found(m) => Ok(Ticket::Plain(m)),
             Resolved::MethodNotAllowed(allow) => {
@@ -85,7 +89,7 @@ impl http::App for Taxiid {
             }
             // TAXII 1.x services live at addresses configured in the database.
             Resolved::Unmatched => match crate::taxii1::admit(self, head) {
-                Some(result) => result.map(|a| Ticket::Taxii1(Box::new(a))),
+                Some(result) => result.map(|a| Ticket::Taxii1(Box::new(a))).map_err(|r| r.label(TAXII1)),
                 None => Err(error_body(path, 404, "no such resource")),
             },
             Resolved::BadPath(m) => Err(error_body(path, 400, m)),
@@ -94,14 +98,19 @@ impl http::App for Taxiid {
 
     fn handle(&self, ticket: Ticket, req: Request) -> Response {
         match ticket {
-            Ticket::Taxii2(adm) => self.taxii2_handle(*adm, req),
-            Ticket::Taxii1(adm) => crate::taxii1::handle(self, *adm, req),
+            Ticket::Taxii2(adm) => {
+                let label = adm.route.label();
+                self.taxii2_handle(*adm, req).label(label)
+            }
+            Ticket::Taxii1(adm) => crate::taxii1::handle(self, *adm, req).label(TAXII1),
             Ticket::Plain(m) => match m.route {
                 Route::Health => management::health(),
                 Route::Ready => management::ready(&self.db),
                 Route::Login => management::login(self, &req),
+                Route::Metrics => management::metrics(self, &req),
                 _ => error_body(req.head.path(), 404, "no such resource"),
-            },
+            }
+            .label(m.route.label()),
         }
     }
 
@@ -112,7 +121,18 @@ impl http::App for Taxiid {
         let r = error_body(path, status, message);
         if status == 503 { r.header("Retry-After", "1") } else { r }
     }
+
+    fn observe(&self, request: &http::Observation) {
+        crate::metrics::observe(request);
+    }
+
+    fn connections(&self, open: usize, in_flight: usize) {
+        crate::metrics::connections(open, in_flight);
+    }
 }
+
+/// Metrics label of TAXII 1.x service requests (their addresses are rows, not routes).
+const TAXII1: &str = "taxii1";
 
 /// Secrets that must never sign tokens: empty, or a placeholder from an example file.
 pub fn check_secret(secret: Option<&str>) -> Result<(), String> {

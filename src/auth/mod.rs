@@ -7,7 +7,7 @@ pub mod password;
 pub mod token;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -27,6 +27,17 @@ pub struct Account {
     pub taxii1: HashMap<String, String>,
     /// TAXII 2: collection UUID → rights (`read`, `write`).
     pub taxii2: HashMap<String, Vec<String>>,
+}
+
+/// What an `Authorization` header claims before the account is looked up.
+#[derive(Debug)]
+pub enum Claim {
+    /// No header.
+    Anonymous,
+    /// A valid bearer token for this account id.
+    Account(i32),
+    /// HTTP Basic credentials, not yet checked.
+    Basic { username: String, password: String },
 }
 
 #[derive(Debug)]
@@ -141,6 +152,19 @@ pub struct Auth {
     token_ttl: Duration,
     cache_key: ring::hmac::Key,
     cache: Mutex<HashMap<Vec<u8>, Verified>>,
+    /// Whether a password hash is being computed (see `hash_turn`).
+    hashing: Mutex<bool>,
+    hashed: Condvar,
+}
+
+/// The turn to compute a password hash; gives it up when dropped (also on a panic).
+struct HashTurn<'a>(&'a Auth);
+
+impl Drop for HashTurn<'_> {
+    fn drop(&mut self) {
+        *self.0.hashing.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        self.0.hashed.notify_all();
+    }
 }
 
 impl Auth {
@@ -153,6 +177,8 @@ impl Auth {
             token_ttl,
             cache_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k),
             cache: Mutex::new(HashMap::new()),
+            hashing: Mutex::new(false),
+            hashed: Condvar::new(),
         }
     }
 
@@ -166,22 +192,45 @@ impl Auth {
         c: &mut impl GenericClient,
         header: Option<&str>,
     ) -> Result<Option<Account>, AuthError> {
-        let Some(value) = header else { return Ok(None) };
+        let claim = self.claim(header)?;
+        let row = match &claim {
+            Claim::Anonymous => return Ok(None),
+            Claim::Account(id) => accounts::by_id(c, *id)?,
+            Claim::Basic { username, .. } => accounts::by_username(c, username)?,
+        };
+        self.resolve(&claim, row)
+    }
+
+    /// What an `Authorization` header claims, checked as far as it can be without the
+    /// database: a bearer token's signature and expiry, the shape of Basic credentials.
+    pub fn claim(&self, header: Option<&str>) -> Result<Claim, AuthError> {
+        let Some(value) = header else { return Ok(Claim::Anonymous) };
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         let rest = rest.trim();
         if scheme.eq_ignore_ascii_case("bearer") {
             let id = token::verify(&self.secret, rest, now_unix()).ok_or(AuthError::Invalid)?;
-            let row = accounts::by_id(c, id)?.ok_or(AuthError::Invalid)?;
-            return Ok(Some(Account::from_row(row)));
+            return Ok(Claim::Account(id));
         }
         if scheme.eq_ignore_ascii_case("basic") && self.basic {
             let decoded =
                 base64::engine::general_purpose::STANDARD.decode(rest).map_err(|_| AuthError::Invalid)?;
             let text = String::from_utf8(decoded).map_err(|_| AuthError::Invalid)?;
-            let (user, pass) = text.split_once(':').ok_or(AuthError::Invalid)?;
-            return self.login(c, user, pass)?.map(Some).ok_or(AuthError::Invalid);
+            let (username, password) = text.split_once(':').ok_or(AuthError::Invalid)?;
+            return Ok(Claim::Basic { username: username.to_string(), password: password.to_string() });
         }
         Err(AuthError::Invalid)
+    }
+
+    /// The account for `claim` given its row (by id for a token, by username for Basic),
+    /// which the caller looked up, possibly together with other things.
+    pub fn resolve(&self, claim: &Claim, row: Option<AccountRow>) -> Result<Option<Account>, AuthError> {
+        match claim {
+            Claim::Anonymous => Ok(None),
+            Claim::Account(_) => Ok(Some(Account::from_row(row.ok_or(AuthError::Invalid)?))),
+            Claim::Basic { username, password } => {
+                self.check_password(username, password, row).map(Some).ok_or(AuthError::Invalid)
+            }
+        }
     }
 
     /// Checks a username and password (login endpoint and Basic), using the cache.
@@ -191,22 +240,30 @@ impl Auth {
         username: &str,
         password: &str,
     ) -> Result<Option<Account>, DbError> {
-        let Some(row) = accounts::by_username(c, username)? else {
+        let row = accounts::by_username(c, username)?;
+        Ok(self.check_password(username, password, row))
+    }
+
+    fn check_password(&self, username: &str, password: &str, row: Option<AccountRow>) -> Option<Account> {
+        let Some(row) = row else {
             // Same cost as a real check, so response time does not reveal which names exist.
+            let _turn = self.hash_turn(|| false);
             password::verify("pbkdf2:sha256:260000$timing$00", password);
-            return Ok(None);
+            return None;
         };
         let key =
             ring::hmac::sign(&self.cache_key, format!("{username}\0{password}").as_bytes()).as_ref().to_vec();
-        let cached = {
+        let cached = || {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             cache.get(&key).is_some_and(|v| {
                 v.account_id == row.id && v.password_hash == row.password_hash && v.at.elapsed() < CACHE_TTL
             })
         };
-        if !cached {
+        if !cached() {
+            // Requests that queued behind a check of the same credentials find them cached.
+            let Some(_turn) = self.hash_turn(cached) else { return Some(Account::from_row(row)) };
             if !password::verify(&row.password_hash, password) {
-                return Ok(None);
+                return None;
             }
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             if cache.len() >= CACHE_MAX {
@@ -220,7 +277,23 @@ impl Auth {
                 Verified { account_id: row.id, password_hash: row.password_hash.clone(), at: Instant::now() },
             );
         }
-        Ok(Some(Account::from_row(row)))
+        Some(Account::from_row(row))
+    }
+
+    /// Waits until no password hash is being computed and claims the turn (released when the
+    /// guard drops); `None` when `done` became true meanwhile. One hash at a time: a Werkzeug
+    /// scrypt hash takes 32 MiB and a tenth of a second, so the first requests of many Basic
+    /// clients at once, or a burst of guesses, would otherwise take 32 MiB each.
+    fn hash_turn(&self, done: impl Fn() -> bool) -> Option<HashTurn<'_>> {
+        let mut busy = self.hashing.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy {
+            busy = self.hashed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        if done() {
+            return None;
+        }
+        *busy = true;
+        Some(HashTurn(self))
     }
 
     /// A token for `account_id`, valid for `auth.token_ttl`.

@@ -57,7 +57,10 @@ fn command_help(cmd: &str) -> Option<&'static str> {
         "serve" => {
             "Usage: taxiid serve [--config PATH] [--migrate]\n\n\
              Runs the server with the configuration file. Refuses a database whose schema is not\n\
-             current unless --migrate is given. SIGTERM/SIGINT stop it gracefully.\n"
+             current unless --migrate is given. SIGTERM/SIGINT stop it gracefully; SIGHUP\n\
+             re-reads the file and applies log.level and a renewed TLS certificate. Under systemd\n\
+             it reports readiness (Type=notify) and serves sockets passed by taxiid.socket when\n\
+             the configuration says `listen = systemd`.\n"
         }
         "migrate" => {
             "Usage: taxiid migrate [--config PATH]\n\n\
@@ -201,7 +204,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
             if let Err(code) = finish(p) {
                 return code;
             }
-            return report(load(&config_path, false).and_then(|cfg| serve::serve(cfg, migrate)));
+            return report(
+                load(&config_path, false).and_then(|cfg| serve::serve(cfg, migrate, &config_path)),
+            );
         }
         "dev" => {
             let dir: Option<PathBuf> = match p.opt_value_from_str("--dir") {

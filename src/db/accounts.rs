@@ -1,6 +1,7 @@
 //! Queries on OpenTAXII's `accounts` table, as the authentication layer needs them.
 
 use postgres::GenericClient;
+use postgres::types::Type;
 
 use super::DbError;
 
@@ -27,11 +28,12 @@ fn row(r: &postgres::Row) -> AccountRow {
 }
 
 pub fn by_id(c: &mut impl GenericClient, id: i32) -> Result<Option<AccountRow>, DbError> {
+    // Per request (bearer tokens): one round trip, typed parameters need no prepare.
     let sql = format!("SELECT {COLUMNS} FROM public.accounts WHERE id = $1");
-    Ok(c.query_opt(&sql, &[&id])?.as_ref().map(row))
+    Ok(c.query_typed(&sql, &[(&id, Type::INT4)])?.first().map(row))
 }
 
 pub fn by_username(c: &mut impl GenericClient, username: &str) -> Result<Option<AccountRow>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM public.accounts WHERE username = $1");
-    Ok(c.query_opt(&sql, &[&username])?.as_ref().map(row))
+    Ok(c.query_typed(&sql, &[(&username, Type::VARCHAR)])?.first().map(row))
 }

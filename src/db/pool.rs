@@ -4,12 +4,14 @@
 //! fraction of a second while PostgreSQL is down, and recovery needs no restart.
 //! SQL of the application lives elsewhere; this module hands out connections only.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use postgres::Statement;
 use postgres::config::{Host, SslMode};
 use r2d2::{CustomizeConnection, HandleError, ManageConnection};
 use r2d2_postgres::PostgresConnectionManager;
@@ -166,8 +168,17 @@ impl ManageConnection for Manager {
         result
     }
 
+    /// Runs at every checkout, so it must not cost a round trip: it reads what the server sent
+    /// while the connection sat idle (a shutdown's FATAL message, EOF) and only queries, which
+    /// then fails, a connection found closed. A server gone without a word is noticed by the
+    /// next query instead (a 503 for that request; the pool then drops the connection).
     fn is_valid(&self, conn: &mut postgres::Client) -> Result<(), postgres::Error> {
-        self.inner.is_valid(conn)
+        use postgres::fallible_iterator::FallibleIterator;
+        conn.notifications().iter().count()?;
+        if conn.is_closed() {
+            return self.inner.is_valid(conn);
+        }
+        Ok(())
     }
 
     fn has_broken(&self, conn: &mut postgres::Client) -> bool {
@@ -196,13 +207,49 @@ struct Session {
 impl CustomizeConnection<postgres::Client, postgres::Error> for Session {
     fn on_acquire(&self, conn: &mut postgres::Client) -> Result<(), postgres::Error> {
         // UTC: the TAXII 2.1 tables hold naive UTC timestamps (OpenTAXII on a UTC server).
+        // Every statement reads a page or a few rows: a parallel worker or JIT compilation
+        // (which plans estimated over a big table can trigger) costs milliseconds and buys
+        // nothing.
         conn.execute(
             "SELECT pg_catalog.set_config('TimeZone', 'UTC', false), \
-                    pg_catalog.set_config('statement_timeout', $1, false)",
+                    pg_catalog.set_config('statement_timeout', $1, false), \
+                    pg_catalog.set_config('max_parallel_workers_per_gather', '0', false), \
+                    pg_catalog.set_config('jit', 'off', false)",
             &[&self.statement_timeout_ms],
         )
         .map(drop)
     }
+}
+
+/// Statements prepared on one pooled connection, by SQL text: a request's statement is parsed
+/// and planned once per connection and then costs one round trip per use.
+#[derive(Default)]
+struct Prepared(HashMap<&'static str, Statement>);
+
+/// `sql` as a statement prepared on `conn`, from the connection's cache (fixed SQL texts only:
+/// the cache is never pruned).
+///
+/// A connection that serves requests plans generically (`plan_cache_mode`): planning a page
+/// query costs as much as running it, and PostgreSQL's own choice keeps re-planning any
+/// statement with `LIMIT $n` (it costs a generic plan for 10 % of the rows). So every
+/// statement a request runs must have a good generic plan: bounds that position an index
+/// scan are `coalesce($n, …)`, never switched off by `$n IS NULL OR …`. The administration
+/// commands never prepare and keep PostgreSQL's choice.
+pub fn prepared(conn: &mut Conn, sql: &'static str) -> Result<Statement, DbError> {
+    let ext = r2d2::PooledConnection::extensions(conn);
+    if let Some(s) = ext.get::<Prepared>().and_then(|p| p.0.get(sql)) {
+        return Ok(s.clone());
+    }
+    if ext.get::<Prepared>().is_none() {
+        // PostgreSQL before 12 has no such setting and plans each execution.
+        let _ = conn.batch_execute("SET plan_cache_mode = force_generic_plan");
+        r2d2::PooledConnection::extensions_mut(conn).insert(Prepared::default());
+    }
+    let statement = conn.prepare(sql)?;
+    if let Some(p) = r2d2::PooledConnection::extensions_mut(conn).get_mut::<Prepared>() {
+        p.0.insert(sql, statement.clone());
+    }
+    Ok(statement)
 }
 
 /// The pool. Cheap to clone; all clones share the connections.
@@ -330,6 +377,13 @@ impl Db {
     /// Whether a working connection can be had right now (health checks).
     pub fn is_up(&self) -> bool {
         self.get().is_ok()
+    }
+
+    /// Pool usage for metrics, without touching the database: (open connections, idle ones,
+    /// `database.pool_size`, whether the last connection attempt failed).
+    pub fn usage(&self) -> (u32, u32, u32, bool) {
+        let s = self.inner.pool.state();
+        (s.connections, s.idle_connections, self.inner.pool.max_size(), self.inner.health.is_down())
     }
 
     /// `database.url` with its password masked.

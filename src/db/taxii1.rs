@@ -10,6 +10,7 @@ use postgres::GenericClient;
 use time::OffsetDateTime;
 
 use super::DbError;
+use super::pool::{Conn, prepared};
 
 /// A `services` row.
 #[derive(Clone, Debug)]
@@ -22,12 +23,14 @@ pub struct ServiceRow {
 }
 
 /// Every service, in creation order (OpenTAXII lists them in table order).
-pub fn services(c: &mut impl GenericClient) -> Result<Vec<ServiceRow>, DbError> {
-    let rows = c.query(
+pub fn services(c: &mut Conn) -> Result<Vec<ServiceRow>, DbError> {
+    // Every TAXII 1 request reads this.
+    let statement = prepared(
+        c,
         "SELECT id, coalesce(type, ''), _properties FROM public.services
          ORDER BY date_created NULLS LAST, id",
-        &[],
     )?;
+    let rows = c.query(&statement, &[])?;
     Ok(rows.iter().map(|r| ServiceRow { id: r.get(0), kind: r.get(1), properties: r.get(2) }).collect())
 }
 
@@ -46,9 +49,13 @@ pub struct CollectionRow {
     pub volume: i64,
 }
 
-const COLLECTION_COLUMNS: &str = "c.id, coalesce(c.name, ''), coalesce(c.type, 'DATA_FEED'), c.description,
-    coalesce(c.accept_all_content, false), coalesce(c.bindings, '[]'), coalesce(c.available, true),
-    coalesce(c.volume, 0)::bigint";
+macro_rules! collection_columns {
+    () => {
+        "c.id, coalesce(c.name, ''), coalesce(c.type, 'DATA_FEED'), c.description,
+         coalesce(c.accept_all_content, false), coalesce(c.bindings, '[]'), coalesce(c.available, true),
+         coalesce(c.volume, 0)::bigint"
+    };
+}
 
 fn collection(r: &postgres::Row) -> CollectionRow {
     CollectionRow {
@@ -64,37 +71,39 @@ fn collection(r: &postgres::Row) -> CollectionRow {
 }
 
 /// The collections attached to a service, by id.
-pub fn collections_of(c: &mut impl GenericClient, service: &str) -> Result<Vec<CollectionRow>, DbError> {
-    let sql = format!(
-        "SELECT {COLLECTION_COLUMNS} FROM public.data_collections c
-         JOIN public.service_to_collection s ON s.collection_id = c.id
-         WHERE s.service_id = $1 ORDER BY c.id"
+pub fn collections_of(c: &mut Conn, service: &str) -> Result<Vec<CollectionRow>, DbError> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        collection_columns!(),
+        " FROM public.data_collections c
+          JOIN public.service_to_collection s ON s.collection_id = c.id
+          WHERE s.service_id = $1::varchar ORDER BY c.id"
     );
-    Ok(c.query(&sql, &[&service])?.iter().map(collection).collect())
+    let statement = prepared(c, SQL)?;
+    Ok(c.query(&statement, &[&service])?.iter().map(collection).collect())
 }
 
 /// The collection `name` if it is attached to `service`.
-pub fn collection_of(
-    c: &mut impl GenericClient,
-    service: &str,
-    name: &str,
-) -> Result<Option<CollectionRow>, DbError> {
-    let sql = format!(
-        "SELECT {COLLECTION_COLUMNS} FROM public.data_collections c
-         JOIN public.service_to_collection s ON s.collection_id = c.id
-         WHERE s.service_id = $1 AND c.name = $2"
+pub fn collection_of(c: &mut Conn, service: &str, name: &str) -> Result<Option<CollectionRow>, DbError> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        collection_columns!(),
+        " FROM public.data_collections c
+          JOIN public.service_to_collection s ON s.collection_id = c.id
+          WHERE s.service_id = $1::varchar AND c.name = $2::varchar"
     );
-    Ok(c.query_opt(&sql, &[&service, &name])?.as_ref().map(collection))
+    let statement = prepared(c, SQL)?;
+    Ok(c.query_opt(&statement, &[&service, &name])?.as_ref().map(collection))
 }
 
 /// A collection by id (result sets and subscriptions refer to collections by id).
 pub fn collection_by_id(c: &mut impl GenericClient, id: i32) -> Result<Option<CollectionRow>, DbError> {
-    let sql = format!("SELECT {COLLECTION_COLUMNS} FROM public.data_collections c WHERE c.id = $1");
-    Ok(c.query_opt(&sql, &[&id])?.as_ref().map(collection))
+    let sql = concat!("SELECT ", collection_columns!(), " FROM public.data_collections c WHERE c.id = $1");
+    Ok(c.query_opt(sql, &[&id])?.as_ref().map(collection))
 }
 
 /// `(collection id, service id)` links of the given collections.
-pub fn links(c: &mut impl GenericClient, collections: &[i32]) -> Result<Vec<(i32, String)>, DbError> {
+pub fn links(c: &mut Conn, collections: &[i32]) -> Result<Vec<(i32, String)>, DbError> {
     let rows = c.query(
         "SELECT collection_id, service_id FROM public.service_to_collection
          WHERE collection_id = ANY($1) ORDER BY collection_id, service_id",
@@ -131,7 +140,7 @@ fn subscription(r: &postgres::Row) -> SubscriptionRow {
     }
 }
 
-pub fn subscription_by_id(c: &mut impl GenericClient, id: &str) -> Result<Option<SubscriptionRow>, DbError> {
+pub fn subscription_by_id(c: &mut Conn, id: &str) -> Result<Option<SubscriptionRow>, DbError> {
     let sql = format!(
         "SELECT {SUBSCRIPTION_COLUMNS} FROM public.subscriptions s
          LEFT JOIN public.taxiid_subscription_owner o ON o.subscription_id = s.id
@@ -142,7 +151,7 @@ pub fn subscription_by_id(c: &mut impl GenericClient, id: &str) -> Result<Option
 
 /// The subscriptions to `collection` made through `service`, oldest first.
 pub fn subscriptions_of(
-    c: &mut impl GenericClient,
+    c: &mut Conn,
     service: &str,
     collection: i32,
 ) -> Result<Vec<SubscriptionRow>, DbError> {
@@ -157,7 +166,7 @@ pub fn subscriptions_of(
 
 /// Creates an ACTIVE subscription and records its owner, in one transaction.
 pub fn create_subscription(
-    c: &mut impl GenericClient,
+    c: &mut Conn,
     id: &str,
     collection: i32,
     params: &str,
@@ -179,7 +188,7 @@ pub fn create_subscription(
     Ok(())
 }
 
-pub fn set_subscription_status(c: &mut impl GenericClient, id: &str, status: &str) -> Result<(), DbError> {
+pub fn set_subscription_status(c: &mut Conn, id: &str, status: &str) -> Result<(), DbError> {
     c.execute("UPDATE public.subscriptions SET status = $2 WHERE id = $1", &[&id, &status])?;
     Ok(())
 }

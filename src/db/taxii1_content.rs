@@ -10,6 +10,7 @@ use postgres::GenericClient;
 use time::OffsetDateTime;
 
 use super::DbError;
+use super::pool::{Conn, prepared};
 
 /// The raw inbox message row (`taxii1.save_raw_inbox_messages`).
 pub struct NewInboxMessage<'a> {
@@ -42,22 +43,44 @@ pub struct NewBlock<'a> {
 /// Stores the message row (when given), each block once, its links to every destination and
 /// the destinations' volume, all in one transaction: committed or not at all.
 pub fn store_inbox(
-    c: &mut impl GenericClient,
+    c: &mut Conn,
     raw: Option<&NewInboxMessage<'_>>,
     blocks: &[NewBlock<'_>],
     now: OffsetDateTime,
 ) -> Result<(), DbError> {
+    // Prepared before the transaction borrows the connection.
+    let message_st = prepared(
+        c,
+        "INSERT INTO public.inbox_messages
+             (date_created, message_id, result_id, record_count, partial_count,
+              subscription_collection_name, subscription_id, exclusive_begin_timestamp_label,
+              inclusive_end_timestamp_label, original_message, content_block_count,
+              destination_collections, service_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    )?;
+    let block_st = prepared(
+        c,
+        "INSERT INTO public.content_blocks
+             (date_created, message, timestamp_label, inbox_message_id, content, binding_id, binding_subtype)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )?;
+    // As OpenTAXII does: `volume` counts the linked blocks, incremented in place.
+    let links_st = prepared(
+        c,
+        "WITH linked AS (
+             INSERT INTO public.collection_to_content_block (collection_id, content_block_id)
+             SELECT u.c, u.b FROM unnest($1::int[], $2::int[]) AS u(c, b)
+         )
+         UPDATE public.data_collections d SET volume = coalesce(d.volume, 0) + n.k
+         FROM (SELECT c, count(*)::int AS k FROM unnest($1::int[]) AS u(c) GROUP BY c) n
+         WHERE d.id = n.c",
+    )?;
     let mut tx = c.transaction()?;
     let message_row: Option<i32> = match raw {
         None => None,
         Some(m) => Some(
             tx.query_one(
-                "INSERT INTO public.inbox_messages
-                     (date_created, message_id, result_id, record_count, partial_count,
-                      subscription_collection_name, subscription_id, exclusive_begin_timestamp_label,
-                      inclusive_end_timestamp_label, original_message, content_block_count,
-                      destination_collections, service_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                &message_st,
                 &[
                     &now,
                     &m.message_id,
@@ -81,9 +104,7 @@ pub fn store_inbox(
     for b in blocks.iter().filter(|b| !b.collections.is_empty()) {
         let id: i32 = tx
             .query_one(
-                "INSERT INTO public.content_blocks
-                     (date_created, message, timestamp_label, inbox_message_id, content, binding_id, binding_subtype)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                &block_st,
                 &[&now, &b.message, &b.timestamp_label, &message_row, &b.content, &b.binding_id, &b.subtype],
             )?
             .get(0);
@@ -93,18 +114,7 @@ pub fn store_inbox(
         }
     }
     if !link_blocks.is_empty() {
-        tx.execute(
-            "INSERT INTO public.collection_to_content_block (collection_id, content_block_id)
-             SELECT u.c, u.b FROM unnest($1::int[], $2::int[]) AS u(c, b)",
-            &[&link_collections, &link_blocks],
-        )?;
-        // As OpenTAXII does: `volume` counts the linked blocks, incremented in place.
-        tx.execute(
-            "UPDATE public.data_collections d SET volume = coalesce(d.volume, 0) + n.k
-             FROM (SELECT c, count(*)::int AS k FROM unnest($1::int[]) AS u(c) GROUP BY c) n
-             WHERE d.id = n.c",
-            &[&link_collections],
-        )?;
+        tx.execute(&links_st, &[&link_collections, &link_blocks])?;
     }
     tx.commit()?;
     Ok(())
@@ -129,18 +139,27 @@ pub struct BlockFilter {
 pub type Key = (OffsetDateTime, i32);
 
 // $1 collection, $2 begin, $3 end, $4 max id, $5 any binding, $6 binding ids, $7 subtypes.
-// Blocks without a Timestamp_Label (neither OpenTAXII nor taxiid writes them) have no key.
-const FILTER: &str = "
+// Bounds are coalesced rather than switched off by NULL, so a generic plan (see
+// `pool::prepared`) still scans the (timestamp_label, id) index range. Blocks without a
+// Timestamp_Label (neither OpenTAXII nor taxiid writes them) have no key.
+macro_rules! filter {
+    ($lower:literal) => {
+        concat!(
+            "
     FROM public.collection_to_content_block l
     JOIN public.content_blocks b ON b.id = l.content_block_id
-    WHERE l.collection_id = $1
-      AND b.timestamp_label IS NOT NULL
-      AND ($2::timestamptz IS NULL OR b.timestamp_label > $2)
-      AND ($3::timestamptz IS NULL OR b.timestamp_label <= $3)
-      AND ($4::int IS NULL OR b.id <= $4)
-      AND ($5 OR EXISTS (
+    WHERE l.collection_id = $1::int
+      AND ",
+            $lower,
+            "
+      AND b.timestamp_label <= coalesce($3::timestamptz, 'infinity')
+      AND b.id <= coalesce($4::int, 2147483647)
+      AND ($5::boolean OR EXISTS (
           SELECT 1 FROM unnest($6::text[], $7::text[]) AS f(id, sub)
-          WHERE b.binding_id = f.id AND (f.sub IS NULL OR b.binding_subtype = f.sub)))";
+          WHERE b.binding_id = f.id AND (f.sub IS NULL OR b.binding_subtype = f.sub)))"
+        )
+    };
+}
 
 fn filter_params(f: &BlockFilter) -> (bool, Vec<String>, Vec<Option<String>>) {
     match &f.bindings {
@@ -151,53 +170,69 @@ fn filter_params(f: &BlockFilter) -> (bool, Vec<String>, Vec<Option<String>>) {
 
 /// Up to `limit` block keys with their content sizes, strictly after `after`.
 pub fn block_keys(
-    c: &mut impl GenericClient,
+    c: &mut Conn,
     f: &BlockFilter,
     after: Option<Key>,
     limit: i64,
 ) -> Result<Vec<(Key, i64)>, DbError> {
-    let sql = format!(
-        "SELECT b.timestamp_label, b.id, octet_length(b.content)::bigint {FILTER}
-           AND ($8::timestamptz IS NULL OR (b.timestamp_label, b.id) > ($8, $9))
-         ORDER BY b.timestamp_label, b.id LIMIT $10"
+    // One lower bound, the later of `begin` and `after`: given two, the index scan would
+    // start at whichever it takes first and filter its way to the other.
+    const SQL: &str = concat!(
+        "SELECT b.timestamp_label, b.id, octet_length(b.content)::bigint",
+        filter!("(b.timestamp_label, b.id) > (coalesce($2::timestamptz, '-infinity'), $8::int)"),
+        "
+         ORDER BY b.timestamp_label, b.id LIMIT $9::bigint"
     );
+    let begin = f.begin.map(|t| (t, i32::MAX));
+    let (label, id) = match (begin, after) {
+        (Some(b), Some(a)) => Some(b.max(a)),
+        (b, a) => b.or(a),
+    }
+    .map_or((None, i32::MIN), |(l, i)| (Some(l), i));
     let (any, ids, subs) = filter_params(f);
-    let (al, ai) = (after.map(|k| k.0), after.map(|k| k.1));
+    let statement = prepared(c, SQL)?;
     let rows = c.query(
-        &sql,
-        &[&f.collection_id, &f.begin, &f.end, &f.max_block_id, &any, &ids, &subs, &al, &ai, &limit],
+        &statement,
+        &[&f.collection_id, &label, &f.end, &f.max_block_id, &any, &ids, &subs, &id, &limit],
     )?;
     Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
 }
 
 /// Block keys by position, for result sets OpenTAXII created (it pages with OFFSET).
 pub fn block_keys_at(
-    c: &mut impl GenericClient,
+    c: &mut Conn,
     f: &BlockFilter,
     offset: i64,
     limit: i64,
 ) -> Result<Vec<(Key, i64)>, DbError> {
-    let sql = format!(
-        "SELECT b.timestamp_label, b.id, octet_length(b.content)::bigint {FILTER}
-         ORDER BY b.timestamp_label, b.id OFFSET $8 LIMIT $9"
+    const SQL: &str = concat!(
+        "SELECT b.timestamp_label, b.id, octet_length(b.content)::bigint",
+        filter!("b.timestamp_label > coalesce($2::timestamptz, '-infinity')"),
+        "
+         ORDER BY b.timestamp_label, b.id OFFSET $8::bigint LIMIT $9::bigint"
     );
     let (any, ids, subs) = filter_params(f);
+    let statement = prepared(c, SQL)?;
     let rows = c.query(
-        &sql,
+        &statement,
         &[&f.collection_id, &f.begin, &f.end, &f.max_block_id, &any, &ids, &subs, &offset, &limit],
     )?;
     Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
 }
 
-pub fn count_blocks(c: &mut impl GenericClient, f: &BlockFilter) -> Result<i64, DbError> {
-    let sql = format!("SELECT count(*) {FILTER}");
+pub fn count_blocks(c: &mut Conn, f: &BlockFilter) -> Result<i64, DbError> {
+    const SQL: &str =
+        concat!("SELECT count(*)", filter!("b.timestamp_label > coalesce($2::timestamptz, '-infinity')"));
     let (any, ids, subs) = filter_params(f);
-    Ok(c.query_one(&sql, &[&f.collection_id, &f.begin, &f.end, &f.max_block_id, &any, &ids, &subs])?.get(0))
+    let statement = prepared(c, SQL)?;
+    Ok(c.query_one(&statement, &[&f.collection_id, &f.begin, &f.end, &f.max_block_id, &any, &ids, &subs])?
+        .get(0))
 }
 
 /// The highest block id so far: the frozen upper bound of a new result set.
-pub fn max_block_id(c: &mut impl GenericClient) -> Result<i32, DbError> {
-    Ok(c.query_one("SELECT coalesce(max(id), 0) FROM public.content_blocks", &[])?.get(0))
+pub fn max_block_id(c: &mut Conn) -> Result<i32, DbError> {
+    let statement = prepared(c, "SELECT coalesce(max(id), 0) FROM public.content_blocks")?;
+    Ok(c.query_one(&statement, &[])?.get(0))
 }
 
 /// A stored block as a poll returns it.
@@ -211,13 +246,14 @@ pub struct BlockRow {
 }
 
 /// The blocks with these ids, in poll order.
-pub fn blocks(c: &mut impl GenericClient, ids: &[i32]) -> Result<Vec<BlockRow>, DbError> {
-    let rows = c.query(
+pub fn blocks(c: &mut Conn, ids: &[i32]) -> Result<Vec<BlockRow>, DbError> {
+    let statement = prepared(
+        c,
         "SELECT id, timestamp_label, coalesce(binding_id, ''), binding_subtype, message, content
-         FROM public.content_blocks WHERE id = ANY($1) AND timestamp_label IS NOT NULL
+         FROM public.content_blocks WHERE id = ANY($1::int[]) AND timestamp_label IS NOT NULL
          ORDER BY timestamp_label, id",
-        &[&ids],
     )?;
+    let rows = c.query(&statement, &[&ids])?;
     Ok(rows
         .iter()
         .map(|r| BlockRow {
@@ -255,7 +291,7 @@ pub struct ResultSet {
 
 /// Creates a result set with its paging and the start of part 2, in one transaction.
 pub fn create_result_set(
-    c: &mut impl GenericClient,
+    c: &mut Conn,
     rs: &ResultSet,
     part2_after: Key,
     now: OffsetDateTime,
@@ -273,12 +309,12 @@ pub fn create_result_set(
          VALUES ($1, $2, $3, $4, $5, NULL)",
         &[&rs.id, &p.max_block_id, &p.part_size, &p.response_type, &p.subscription_id],
     )?;
-    save_part_start(&mut tx, &rs.id, 2, part2_after)?;
+    insert_part_start(&mut tx, &rs.id, 2, part2_after)?;
     tx.commit()?;
     Ok(())
 }
 
-pub fn result_set(c: &mut impl GenericClient, id: &str) -> Result<Option<ResultSet>, DbError> {
+pub fn result_set(c: &mut Conn, id: &str) -> Result<Option<ResultSet>, DbError> {
     let Some(r) = c.query_opt(
         "SELECT r.id, r.collection_id, coalesce(r.bindings, '[]'), r.begin_time, r.end_time,
                 t.result_set_id IS NOT NULL, t.max_block_id, t.part_size, t.response_type,
@@ -312,7 +348,7 @@ pub fn result_set(c: &mut impl GenericClient, id: &str) -> Result<Option<ResultS
 }
 
 /// The highest part whose start is known, with that start.
-pub fn last_known_part(c: &mut impl GenericClient, id: &str) -> Result<Option<(i32, Key)>, DbError> {
+pub fn last_known_part(c: &mut Conn, id: &str) -> Result<Option<(i32, Key)>, DbError> {
     let row = c.query_opt(
         "SELECT part_number, after_label, after_block_id FROM public.taxiid_result_set_part
          WHERE result_set_id = $1 ORDER BY part_number DESC LIMIT 1",
@@ -321,7 +357,7 @@ pub fn last_known_part(c: &mut impl GenericClient, id: &str) -> Result<Option<(i
     Ok(row.map(|r| (r.get(0), (r.get(1), r.get(2)))))
 }
 
-pub fn part_start(c: &mut impl GenericClient, id: &str, part: i32) -> Result<Option<Key>, DbError> {
+pub fn part_start(c: &mut Conn, id: &str, part: i32) -> Result<Option<Key>, DbError> {
     let row = c.query_opt(
         "SELECT after_label, after_block_id FROM public.taxiid_result_set_part
          WHERE result_set_id = $1 AND part_number = $2",
@@ -332,7 +368,11 @@ pub fn part_start(c: &mut impl GenericClient, id: &str, part: i32) -> Result<Opt
 
 /// Records where `part` starts. Parts are deterministic, so a concurrent writer of the same
 /// part wrote the same key.
-pub fn save_part_start(c: &mut impl GenericClient, id: &str, part: i32, after: Key) -> Result<(), DbError> {
+pub fn save_part_start(c: &mut Conn, id: &str, part: i32, after: Key) -> Result<(), DbError> {
+    insert_part_start(&mut **c, id, part, after)
+}
+
+fn insert_part_start(c: &mut impl GenericClient, id: &str, part: i32, after: Key) -> Result<(), DbError> {
     c.execute(
         "INSERT INTO public.taxiid_result_set_part (result_set_id, part_number, after_label, after_block_id)
          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -341,7 +381,7 @@ pub fn save_part_start(c: &mut impl GenericClient, id: &str, part: i32, after: K
     Ok(())
 }
 
-pub fn set_last_part(c: &mut impl GenericClient, id: &str, part: i32) -> Result<(), DbError> {
+pub fn set_last_part(c: &mut Conn, id: &str, part: i32) -> Result<(), DbError> {
     c.execute("UPDATE public.taxiid_result_set SET last_part = $2 WHERE result_set_id = $1", &[&id, &part])?;
     Ok(())
 }

@@ -5,10 +5,13 @@
 //! one collection take a transaction-scoped advisory lock and continue after the newest row,
 //! so a keyset cursor never skips a row that commits later with an earlier timestamp.
 
+use std::collections::HashMap;
+
 use postgres::GenericClient;
 use time::PrimitiveDateTime;
 
 use super::DbError;
+use super::pool::{Conn, prepared};
 
 /// A validated object ready for storage.
 pub struct NewObject {
@@ -45,37 +48,70 @@ pub struct Job {
     pub owner: Option<Option<i32>>,
 }
 
+// Add Objects in four statements, all prepared once per connection: the collection's writer
+// lock, the next date_added (after the lock, so its snapshot sees every earlier writer),
+// optionally the first date_added of objects without a version, and STORE.
+const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('taxiid.stixobject.' || $1::text))";
+const NEXT_ADDED: &str = "SELECT greatest(clock_timestamp() AT TIME ZONE 'UTC',
+                                          max(date_added) + interval '1 microsecond')
+                          FROM public.opentaxii_stixobject WHERE collection_id = $1::text::uuid";
+const FIRST_ADDED: &str = "SELECT id, min(date_added) FROM public.opentaxii_stixobject
+                           WHERE collection_id = $1::text::uuid AND id = ANY($2::varchar[]) GROUP BY id";
+// The objects (a re-posted version is kept as it is), which of them had no spec_version
+// member, the complete job with its details, and its owner: one multi-row statement.
+const STORE: &str = "
+    WITH stored AS (
+        INSERT INTO public.opentaxii_stixobject
+            (pk, id, collection_id, type, spec_version, date_added, version, serialized_data)
+        SELECT gen_random_uuid(), u.id, $1::text::uuid, u.type, u.spec, u.added, u.version, u.data::json
+        FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $5::timestamp[], $6::timestamp[], $7::text[])
+             AS u(id, type, spec, added, version, data)
+        ON CONFLICT (collection_id, id, version) DO NOTHING
+        RETURNING pk, id, version
+    ), absent AS (
+        INSERT INTO public.taxiid_stixobject_spec_absent (pk)
+        SELECT pk FROM stored
+        WHERE (id, version) IN (SELECT * FROM unnest($8::varchar[], $9::timestamp[]))
+    ), job AS (
+        INSERT INTO public.opentaxii_job
+            (id, api_root_id, status, request_timestamp, completed_timestamp,
+             total_count, success_count, failure_count, pending_count)
+        VALUES (gen_random_uuid(), $10::text::uuid, 'complete', $11::timestamp,
+                clock_timestamp() AT TIME ZONE 'UTC', $12::int, $13::int, $14::int, 0)
+        RETURNING id
+    ), details AS (
+        INSERT INTO public.opentaxii_job_detail (id, job_id, stix_id, version, message, status)
+        SELECT gen_random_uuid(), job.id, d.stix_id, d.version, d.message,
+               d.status::public.job_detail_status_enum
+        FROM job, unnest($15::varchar[], $16::timestamp[], $17::text[], $18::text[])
+                  AS d(stix_id, version, message, status)
+    )
+    INSERT INTO public.taxiid_job_owner (job_id, account_id) SELECT id, $19::int FROM job
+    RETURNING job_id::text";
+
 /// Stores `objects` in `collection` and records a complete job with one success per stored or
-/// already-present object and one failure per entry of `failures`. Returns the job id.
+/// already-present object and one failure per entry of `failures`; returns the job as the
+/// status resource would read it (details by STIX id and version).
 pub fn add_objects(
-    c: &mut impl GenericClient,
+    c: &mut Conn,
     root: &str,
     collection: &str,
     owner: Option<i32>,
     requested: PrimitiveDateTime,
     objects: &[NewObject],
     failures: Vec<Detail>,
-) -> Result<String, DbError> {
-    let mut tx = c.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock(hashtext('taxiid.stixobject.' || $1))", &[&collection])?;
-    let base: PrimitiveDateTime = tx
-        .query_one(
-            "SELECT greatest(clock_timestamp() AT TIME ZONE 'UTC',
-                             max(date_added) + interval '1 microsecond')
-             FROM public.opentaxii_stixobject WHERE collection_id = $1::text::uuid",
-            &[&collection],
-        )?
-        .get(0);
+) -> Result<Job, DbError> {
+    let (lock, next_added, store) = (prepared(c, LOCK)?, prepared(c, NEXT_ADDED)?, prepared(c, STORE)?);
     // Objects without modified/created are versioned by the first time their id was added.
-    let unversioned: Vec<String> =
-        objects.iter().filter(|o| o.version.is_none()).map(|o| o.id.clone()).collect();
-    let mut first_added = std::collections::HashMap::new();
-    if !unversioned.is_empty() {
-        for r in tx.query(
-            "SELECT id, min(date_added) FROM public.opentaxii_stixobject
-             WHERE collection_id = $1::text::uuid AND id = ANY($2) GROUP BY id",
-            &[&collection, &unversioned],
-        )? {
+    let unversioned: Vec<&str> =
+        objects.iter().filter(|o| o.version.is_none()).map(|o| o.id.as_str()).collect();
+    let first_added_st = if unversioned.is_empty() { None } else { Some(prepared(c, FIRST_ADDED)?) };
+    let mut tx = c.transaction()?;
+    tx.execute(&lock, &[&collection])?;
+    let base: PrimitiveDateTime = tx.query_one(&next_added, &[&collection])?.get(0);
+    let mut first_added = HashMap::new();
+    if let Some(st) = &first_added_st {
+        for r in tx.query(st, &[&collection, &unversioned])? {
             first_added.insert(r.get::<_, String>(0), r.get::<_, PrimitiveDateTime>(1));
         }
     }
@@ -88,39 +124,20 @@ pub fn add_objects(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let (mut absent_ids, mut absent_versions) = (Vec::new(), Vec::new());
     for (i, o) in objects.iter().enumerate() {
         let date_added = base + time::Duration::microseconds(i as i64);
         let version = o.version.unwrap_or_else(|| *first_added.entry(o.id.clone()).or_insert(date_added));
+        if o.spec_absent {
+            absent_ids.push(o.id.as_str());
+            absent_versions.push(version);
+        }
         ids.push(o.id.as_str());
         types.push(o.type_.as_str());
         specs.push(o.spec_version.as_str());
         added.push(date_added);
         versions.push(version);
         data.push(o.data.as_str());
-    }
-    let inserted = tx.query(
-        "INSERT INTO public.opentaxii_stixobject
-             (pk, id, collection_id, type, spec_version, date_added, version, serialized_data)
-         SELECT gen_random_uuid(), u.id, $1::text::uuid, u.type, u.spec, u.added, u.version, u.data::json
-         FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $5::timestamp[], $6::timestamp[], $7::text[])
-              AS u(id, type, spec, added, version, data)
-         ON CONFLICT (collection_id, id, version) DO NOTHING
-         RETURNING pk::text, id, version",
-        &[&collection, &ids, &types, &specs, &added, &versions, &data],
-    )?;
-    let absent: Vec<String> = inserted
-        .iter()
-        .filter(|r| {
-            let (id, v): (String, PrimitiveDateTime) = (r.get(1), r.get(2));
-            objects.iter().zip(&versions).any(|(o, ver)| o.spec_absent && o.id == id && *ver == v)
-        })
-        .map(|r| r.get(0))
-        .collect();
-    if !absent.is_empty() {
-        tx.execute(
-            "INSERT INTO public.taxiid_stixobject_spec_absent (pk) SELECT unnest($1::text[])::uuid",
-            &[&absent],
-        )?;
     }
     let mut details: Vec<Detail> = objects
         .iter()
@@ -133,48 +150,58 @@ pub fn add_objects(
         })
         .collect();
     details.extend(failures);
-    let job = insert_job(&mut tx, root, owner, requested, &details)?;
-    tx.commit()?;
-    Ok(job)
-}
-
-fn insert_job(
-    tx: &mut postgres::Transaction<'_>,
-    root: &str,
-    owner: Option<i32>,
-    requested: PrimitiveDateTime,
-    details: &[Detail],
-) -> Result<String, DbError> {
+    // stix_id is varchar(100): a hostile id in a failure entry is cut to fit.
+    for d in &mut details {
+        if d.stix_id.chars().count() > 100 {
+            d.stix_id = d.stix_id.chars().take(100).collect();
+        }
+    }
     let total = details.len() as i32;
     let success = details.iter().filter(|d| d.status == "success").count() as i32;
     let failure = details.iter().filter(|d| d.status == "failure").count() as i32;
+    let d_ids: Vec<&str> = details.iter().map(|d| d.stix_id.as_str()).collect();
+    let d_versions: Vec<Option<PrimitiveDateTime>> = details.iter().map(|d| d.version).collect();
+    let d_messages: Vec<&str> = details.iter().map(|d| d.message.as_str()).collect();
+    let d_statuses: Vec<&str> = details.iter().map(|d| d.status).collect();
     let job: String = tx
         .query_one(
-            "INSERT INTO public.opentaxii_job
-                 (id, api_root_id, status, request_timestamp, completed_timestamp,
-                  total_count, success_count, failure_count, pending_count)
-             VALUES (gen_random_uuid(), $1::text::uuid, 'complete', $2, clock_timestamp() AT TIME ZONE 'UTC',
-                     $3, $4, $5, 0)
-             RETURNING id::text",
-            &[&root, &requested, &total, &success, &failure],
+            &store,
+            &[
+                &collection,
+                &ids,
+                &types,
+                &specs,
+                &added,
+                &versions,
+                &data,
+                &absent_ids,
+                &absent_versions,
+                &root,
+                &requested,
+                &total,
+                &success,
+                &failure,
+                &d_ids,
+                &d_versions,
+                &d_messages,
+                &d_statuses,
+                &owner,
+            ],
         )?
         .get(0);
-    // stix_id is varchar(100): a hostile id in a failure entry is cut to fit.
-    let ids: Vec<String> = details.iter().map(|d| d.stix_id.chars().take(100).collect()).collect();
-    let versions: Vec<Option<PrimitiveDateTime>> = details.iter().map(|d| d.version).collect();
-    let messages: Vec<&str> = details.iter().map(|d| d.message.as_str()).collect();
-    let statuses: Vec<&str> = details.iter().map(|d| d.status).collect();
-    tx.execute(
-        "INSERT INTO public.opentaxii_job_detail (id, job_id, stix_id, version, message, status)
-         SELECT gen_random_uuid(), $1::text::uuid, u.stix_id, u.version, u.message, u.status::public.job_detail_status_enum
-         FROM unnest($2::varchar[], $3::timestamp[], $4::text[], $5::text[]) AS u(stix_id, version, message, status)",
-        &[&job, &ids, &versions, &messages, &statuses],
-    )?;
-    tx.execute(
-        "INSERT INTO public.taxiid_job_owner (job_id, account_id) VALUES ($1::text::uuid, $2)",
-        &[&job, &owner],
-    )?;
-    Ok(job)
+    tx.commit()?;
+    details.sort_by(|a, b| (&a.stix_id, a.version).cmp(&(&b.stix_id, b.version)));
+    Ok(Job {
+        id: job,
+        status: "complete".into(),
+        request_timestamp: Some(requested),
+        total,
+        success,
+        failure,
+        pending: 0,
+        details,
+        owner: Some(owner),
+    })
 }
 
 /// A job of `root` with its details (sorted by STIX id, as OpenTAXII lists them).

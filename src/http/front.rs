@@ -167,6 +167,7 @@ impl<A: App> Server<A> {
                 }
             }
             self.take_back();
+            self.shared.app.connections(self.open, self.busy);
             let now = Instant::now();
             if self.accept_pause_until.is_some_and(|t| now >= t) {
                 self.accept_pause_until = None;
@@ -340,11 +341,19 @@ impl<A: App> Server<A> {
 
     /// Answers a request the front refuses by itself (malformed or oversize head, timeout).
     fn refuse(&mut self, idx: usize, mut conn: Conn, status: u16, msg: &str) {
+        let started = conn.head_started.unwrap_or_else(Instant::now);
         let resp = self.shared.app.error(&head::path_hint(&conn.buf), status, msg);
         let bytes = worker::encode_simple(resp);
         // Best effort: the socket is non-blocking and we close right after.
         let _ = conn.write_all(&bytes);
         let _ = conn.flush();
+        self.shared.app.observe(&super::Observation {
+            label: None,
+            status,
+            bytes_in: 0,
+            bytes_out: bytes.len() as u64,
+            elapsed: started.elapsed(),
+        });
         log::info!(target: "taxiid::access", "{} - - {status} {} 0ms", conn.remote, bytes.len());
         self.close(idx, conn);
     }

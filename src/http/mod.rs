@@ -91,11 +91,20 @@ pub struct Response {
     pub account: Option<String>,
     /// Close the connection after this response.
     pub close: bool,
+    /// The route that answered, a fixed name for metrics (never the raw path).
+    pub label: Option<&'static str>,
 }
 
 impl Response {
     pub fn new(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Body::Bytes(Vec::new()), account: None, close: false }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Bytes(Vec::new()),
+            account: None,
+            close: false,
+            label: None,
+        }
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Response {
@@ -118,6 +127,23 @@ impl Response {
         self.account = Some(name.to_string());
         self
     }
+
+    pub fn label(mut self, label: &'static str) -> Response {
+        self.label = Some(label);
+        self
+    }
+}
+
+/// One answered request, as the access log sees it, for [`App::observe`].
+pub struct Observation {
+    /// [`Response::label`]; `None` when the server answered before the App routed it.
+    pub label: Option<&'static str>,
+    pub status: u16,
+    /// Request body bytes read.
+    pub bytes_in: u64,
+    /// Response bytes written (head and body); 0 when the write failed.
+    pub bytes_out: u64,
+    pub elapsed: Duration,
 }
 
 /// What the server serves. `admit` sees the head before the body is read, so a request that
@@ -134,6 +160,13 @@ pub trait App: Send + Sync + 'static {
     /// A protocol-shaped error for failures outside a handler: framing errors, timeouts,
     /// oversize requests, panics. `path` is the request path when one was read.
     fn error(&self, path: &str, status: u16, message: &str) -> Response;
+
+    /// Called once per answered request, where the access log line is written (metrics).
+    fn observe(&self, _request: &Observation) {}
+
+    /// The front's gauges, refreshed on every turn of its event loop: open client
+    /// connections, and requests handed to workers (queued or running).
+    fn connections(&self, _open: usize, _in_flight: usize) {}
 }
 
 pub fn reason(status: u16) -> &'static str {

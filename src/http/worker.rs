@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::body::{self, BodyError, Framing};
 use super::conn::Conn;
 use super::front::Shared;
-use super::{App, Body, Head, Request, Response, reason};
+use super::{App, Body, Head, Observation, Request, Response, reason};
 
 const TICK: Duration = Duration::from_secs(1);
 
@@ -28,6 +28,7 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
     let app = &sh.app;
     let path = head.path().to_string();
     let mut keep = wants_keep_alive(&head) && !sh.stopping.load(Ordering::SeqCst);
+    let mut bytes_in = 0;
 
     let resp = 'resp: {
         let framing = match body::framing(&head) {
@@ -75,7 +76,10 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
             return (conn, false);
         }
         let body = match body::read(&mut conn, &framing, &sh.limits) {
-            Ok(b) => b,
+            Ok(b) => {
+                bytes_in = b.len() as u64;
+                b
+            }
             Err(e) => {
                 keep = false;
                 match e {
@@ -101,10 +105,13 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
     };
 
     keep &= !resp.close && !sh.stopping.load(Ordering::SeqCst);
-    let status = resp.status;
+    let (status, label) = (resp.status, resp.label);
     let account = resp.account.clone();
     let written = write_response(&mut conn, &head, resp, &mut keep, sh.limits.io_timeout);
-    let ms = started.elapsed().as_millis();
+    let elapsed = started.elapsed();
+    let bytes_out = *written.as_ref().unwrap_or(&0);
+    app.observe(&Observation { label, status, bytes_in, bytes_out, elapsed });
+    let ms = elapsed.as_millis();
     let who = account.as_deref().unwrap_or("-");
     match written {
         Ok(bytes) => log::info!(

@@ -76,6 +76,7 @@ pub(crate) fn inbox(ctx: &mut Ctx, m: &InboxMessage, raw: &[u8]) -> Result<Messa
     };
     let save = ctx.app.config.taxii1.save_raw_inbox_messages;
     content::store_inbox(ctx.db, save.then_some(&raw_row), &blocks, now)?;
+    crate::metrics::blocks_ingested(blocks.len() as u64);
     let mut status = StatusMessage::new(m.message_id.clone(), StatusType::Success);
     let (stored, total) = (blocks.len(), m.content_blocks.len());
     if stored < total {

@@ -18,6 +18,7 @@ mod inbox;
 mod poll;
 mod service;
 mod subscriptions;
+mod xmlscan;
 
 pub use service::State;
 
@@ -103,7 +104,7 @@ pub(crate) fn not_found(item: &str, message: impl Into<String>) -> Error {
 /// What the service handlers share.
 pub(crate) struct Ctx<'a> {
     pub app: &'a Taxiid,
-    pub db: &'a mut postgres::Client,
+    pub db: &'a mut Conn,
     pub services: &'a [Service],
     pub service: &'a Service,
     pub caller: &'a Caller,
@@ -119,7 +120,7 @@ pub fn admit(app: &Taxiid, head: &Head) -> Option<Result<Admitted, Response>> {
     let path = head.path();
     let hint = version_hint(head);
     let loaded = app.db.get().and_then(|mut c| {
-        let rows = crate::db::taxii1::services(&mut *c)?;
+        let rows = crate::db::taxii1::services(&mut c)?;
         Ok((c, rows))
     });
     let (conn, rows) = match loaded {
@@ -166,7 +167,10 @@ fn admit_checks(
     let unauthorized = StatusType::from_wire(&app.config.taxii1.unauthorized_status);
     let account = match app.auth.authenticate(&mut *conn, head.header("authorization")) {
         Ok(a) => a,
-        Err(AuthError::Invalid) => return Err(status(unauthorized, "The credentials are not valid")),
+        Err(AuthError::Invalid) => {
+            crate::metrics::auth_failure(crate::metrics::AuthFailure::Taxii1);
+            return Err(status(unauthorized, "The credentials are not valid"));
+        }
         Err(AuthError::Db(e)) => return Err(error_response(app, path, hint, head.tls, "0", Error::Db(e))),
     };
     if service.authentication_required && account.is_none() {

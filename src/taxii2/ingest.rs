@@ -42,10 +42,11 @@ pub fn add(app: &Taxiid, adm: &mut Admitted, req: &Request) -> Result<Response, 
     let root = adm.root().id.clone();
     let collection = adm.collection().id.clone();
     let owner = adm.account.as_ref().map(|a| a.id);
-    let job_id =
-        taxii2_write::add_objects(&mut *adm.conn, &root, &collection, owner, requested, &valid, failures)?;
-    let job = taxii2_write::job(&mut *adm.conn, &root, &job_id)?
-        .ok_or_else(|| Error::Db(crate::db::DbError::Query("the status just written is missing".into())))?;
+    // The status comes back from the write itself: no second read of 1000 details.
+    let job =
+        taxii2_write::add_objects(&mut adm.conn, &root, &collection, owner, requested, &valid, failures)?;
+    let job_id = &job.id;
+    crate::metrics::objects_ingested(job.success.max(0) as u64);
     log::info!(
         "collection {collection}: {} objects accepted, {} refused (status {job_id})",
         job.success,

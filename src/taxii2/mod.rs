@@ -12,7 +12,7 @@ mod ingest;
 mod objects;
 mod stix;
 
-use crate::auth::{self, Account, AuthError, Rights};
+use crate::auth::{self, Account, AuthError, Claim, Rights};
 use crate::db::taxii2::{self as q, ApiRoot, Collection};
 use crate::db::{Conn, DbError};
 use crate::http::{self, Head, Request, Response};
@@ -41,7 +41,10 @@ impl From<DbError> for Error {
 impl From<AuthError> for Error {
     fn from(e: AuthError) -> Error {
         match e {
-            AuthError::Invalid => Error::Unauthorized,
+            AuthError::Invalid => {
+                crate::metrics::auth_failure(crate::metrics::AuthFailure::Taxii2);
+                Error::Unauthorized
+            }
             AuthError::Db(d) => Error::Db(d),
         }
     }
@@ -59,6 +62,8 @@ pub struct Admitted {
     pub account: Option<Account>,
     pub root: Option<ApiRoot>,
     pub collection: Option<(Collection, Rights)>,
+    /// The page `objects::get` will serve, when admission could read it too.
+    pub prefetched: Option<Vec<q::ObjectRow>>,
 }
 
 impl Admitted {
@@ -82,7 +87,24 @@ impl Taxiid {
 
     fn taxii2_checks(&self, head: &Head, route: Route, params: Vec<String>) -> Result<Admitted, Error> {
         let mut conn = self.db.get()?;
-        let account = self.auth.authenticate(&mut *conn, head.header("authorization"))?;
+        let claim = self.auth.claim(head.header("authorization"))?;
+        let collection_route =
+            !matches!(route, Route::Discovery | Route::ApiRoot | Route::Status | Route::Collections);
+        // The account, API root and collection in one round trip; decided below in order.
+        let key = q::AdmissionKey {
+            account_id: if let Claim::Account(id) = claim { Some(id) } else { None },
+            username: if let Claim::Basic { username, .. } = &claim { Some(username) } else { None },
+            root: (route != Route::Discovery).then(|| params[0].as_str()),
+            collection: collection_route.then(|| params[1].as_str()),
+        };
+        // Get an Object without filters also reads the object in that round trip.
+        let object =
+            if route == Route::Object { objects::plain_object_query(self, head, &params) } else { None };
+        let (found, prefetched) = match &object {
+            Some(q) => q::admission_and_object(&mut conn, &key, q).map(|(a, rows)| (a, Some(rows)))?,
+            None => (q::admission(&mut conn, &key)?, None),
+        };
+        let account = self.auth.resolve(&claim, found.account)?;
         // Several Accept lines form one list (RFC 9110 §5.3).
         let accept: Vec<String> =
             head.header_all("accept").map(|v| String::from_utf8_lossy(v).into_owned()).collect();
@@ -91,16 +113,14 @@ impl Taxiid {
             return Err(status(406, "the Accept header must allow application/taxii+json;version=2.1"));
         }
         let anonymous = account.is_none();
-        let mut adm = Admitted { route, params, conn, account, root: None, collection: None };
+        let mut adm = Admitted { route, params, conn, account, root: None, collection: None, prefetched };
         if route == Route::Discovery {
             if anonymous && !self.config.taxii2.public_discovery {
                 return Err(Error::Unauthorized);
             }
             return Ok(adm);
         }
-        let root = q::find_api_root(&mut *adm.conn, &adm.params[0])?;
-        let collection_route = !matches!(route, Route::ApiRoot | Route::Status | Route::Collections);
-        let root = match root {
+        let root = match found.root {
             Some(r) => r,
             // Anonymous callers learn nothing about what exists.
             None if anonymous => return Err(Error::Unauthorized),
@@ -113,8 +133,7 @@ impl Taxiid {
             adm.root = Some(root);
             return Ok(adm);
         }
-        let coll = q::find_collection(&mut *adm.conn, &root.id, &adm.params[1])?;
-        let Some(coll) = coll else {
+        let Some(coll) = found.collection else {
             return Err(if anonymous { Error::Unauthorized } else { status(404, "no such collection") });
         };
         let rights =

@@ -5,21 +5,37 @@
 use super::filter::{self, Allowed};
 use super::{Admitted, Error, MEDIA_TYPE, cursor, json_response, status, stix};
 use crate::db::taxii2::{self as q, Versions};
-use crate::http::{Request, Response};
+use crate::http::{Head, Request, Response};
 use crate::router::Route;
 use crate::server::Taxiid;
 use crate::timefmt;
 
-pub fn get(app: &Taxiid, adm: &mut Admitted, req: &Request) -> Result<Response, Error> {
-    let route = adm.route;
-    let allowed = match route {
+fn allowed(route: Route) -> Allowed {
+    match route {
         Route::Objects | Route::Manifest => {
             Allowed { id_type: true, version: true, paging: true, default_all: false }
         }
         Route::Object => Allowed { id_type: false, version: true, paging: true, default_all: false },
         _ => Allowed { id_type: false, version: false, paging: true, default_all: true },
-    };
-    let mut p = filter::parse(req.head.query(), allowed, app.config.taxii2.max_page_size)?;
+    }
+}
+
+/// The query of a Get an Object request with at most `limit` (no cursor, no version filters),
+/// which admission can run in its own round trip; `None` for anything else.
+pub fn plain_object_query(app: &Taxiid, head: &Head, params: &[String]) -> Option<q::ObjectQuery> {
+    let p = filter::parse(head.query(), allowed(Route::Object), app.config.taxii2.max_page_size).ok()?;
+    let plain = p.next.is_none()
+        && p.query.spec_versions.is_none()
+        && p.query.versions == Versions { last: true, ..Versions::default() };
+    let mut query = p.query;
+    query.ids = Some(vec![params.get(2)?.clone()]);
+    query.limit = p.limit + 1;
+    plain.then_some(query)
+}
+
+pub fn get(app: &Taxiid, adm: &mut Admitted, req: &Request) -> Result<Response, Error> {
+    let route = adm.route;
+    let mut p = filter::parse(req.head.query(), allowed(route), app.config.taxii2.max_page_size)?;
     let collection = adm.collection().id.clone();
     let object_id = matches!(route, Route::Object | Route::Versions).then(|| adm.params[2].clone());
     p.query.collection = collection.clone();
@@ -34,7 +50,11 @@ pub fn get(app: &Taxiid, adm: &mut Admitted, req: &Request) -> Result<Response, 
         p.query.after = Some(key);
     }
     p.query.limit = p.limit + 1;
-    let mut rows = q::objects(&mut *adm.conn, &p.query)?;
+    // Admission read the same query (`plain_object_query`) when it could.
+    let mut rows = match adm.prefetched.take() {
+        Some(rows) => rows,
+        None => q::objects(&mut adm.conn, &p.query)?,
+    };
     if rows.is_empty()
         && let Some(id) = &object_id
         && p.query.after.is_none()
@@ -95,7 +115,7 @@ pub fn delete(app: &Taxiid, adm: &mut Admitted, req: &Request) -> Result<Respons
     if p.query.versions == Versions::default() {
         p.query.versions.all = true;
     }
-    let n = q::delete_objects(&mut *adm.conn, &p.query)?;
+    let n = q::delete_objects(&mut adm.conn, &p.query)?;
     if n == 0 {
         return Err(status(404, "no matching version of this object"));
     }

@@ -183,12 +183,7 @@ pub fn block_keys(
         "
          ORDER BY b.timestamp_label, b.id LIMIT $9::bigint"
     );
-    let begin = f.begin.map(|t| (t, i32::MAX));
-    let (label, id) = match (begin, after) {
-        (Some(b), Some(a)) => Some(b.max(a)),
-        (b, a) => b.or(a),
-    }
-    .map_or((None, i32::MIN), |(l, i)| (Some(l), i));
+    let (label, id) = lower_key(f, after);
     let (any, ids, subs) = filter_params(f);
     let statement = prepared(c, SQL)?;
     let rows = c.query(
@@ -196,6 +191,73 @@ pub fn block_keys(
         &[&f.collection_id, &label, &f.end, &f.max_block_id, &any, &ids, &subs, &id, &limit],
     )?;
     Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
+}
+
+/// The key a part starts after: the later of `begin` (as the key after every block labelled
+/// `begin`) and `after`; a NULL label stands for -infinity.
+fn lower_key(f: &BlockFilter, after: Option<Key>) -> (Option<OffsetDateTime>, i32) {
+    let begin = f.begin.map(|t| (t, i32::MAX));
+    match (begin, after) {
+        (Some(b), Some(a)) => Some(b.max(a)),
+        (b, a) => b.or(a),
+    }
+    .map_or((None, i32::MIN), |(l, i)| (Some(l), i))
+}
+
+/// A row of [`part`]: a block's key and content size, and the block when it fits the part.
+pub struct PartRow {
+    pub key: Key,
+    pub len: i64,
+    pub block: Option<BlockRow>,
+}
+
+/// Up to `limit` blocks after `after` in poll order, each with its content while the running
+/// total of content stays within `max_bytes` (the first always): a part in one statement,
+/// content read only for the blocks it holds. Also (unless empty) the highest block id in the
+/// same snapshot, which bounds a result set made from it (no block it saw is above it).
+pub fn part(
+    c: &mut Conn,
+    f: &BlockFilter,
+    after: Option<Key>,
+    limit: i64,
+    max_bytes: i64,
+) -> Result<(Vec<PartRow>, Option<i32>), DbError> {
+    const SQL: &str = concat!(
+        "SELECT k.timestamp_label, k.id, k.len, coalesce(k.binding_id, ''), k.binding_subtype, k.message,
+                CASE WHEN row_number() OVER w = 1 OR sum(k.len) OVER w <= $10::bigint THEN k.content END,
+                (SELECT coalesce(max(id), 0) FROM public.content_blocks)
+         FROM (SELECT b.timestamp_label, b.id, octet_length(b.content)::bigint AS len, b.binding_id,
+                      b.binding_subtype, b.message, b.content",
+        filter!("(b.timestamp_label, b.id) > (coalesce($2::timestamptz, '-infinity'), $8::int)"),
+        "
+               ORDER BY b.timestamp_label, b.id LIMIT $9::bigint) k
+         WINDOW w AS (ORDER BY k.timestamp_label, k.id)
+         ORDER BY k.timestamp_label, k.id"
+    );
+    let (label, id) = lower_key(f, after);
+    let (any, ids, subs) = filter_params(f);
+    let statement = prepared(c, SQL)?;
+    let rows = c.query(
+        &statement,
+        &[&f.collection_id, &label, &f.end, &f.max_block_id, &any, &ids, &subs, &id, &limit, &max_bytes],
+    )?;
+    let max_id = rows.first().map(|r| r.get(7));
+    let part = rows
+        .iter()
+        .map(|r| {
+            let key: Key = (r.get(0), r.get(1));
+            let block = r.get::<_, Option<Vec<u8>>>(6).map(|content| BlockRow {
+                id: key.1,
+                timestamp_label: key.0,
+                binding_id: r.get(3),
+                subtype: r.get(4),
+                message: r.get(5),
+                content,
+            });
+            PartRow { key, len: r.get(2), block }
+        })
+        .collect();
+    Ok((part, max_id))
 }
 
 /// Block keys by position, for result sets OpenTAXII created (it pages with OFFSET).

@@ -48,24 +48,31 @@ pub struct Job {
     pub owner: Option<Option<i32>>,
 }
 
-// Add Objects in four statements, all prepared once per connection: the collection's writer
-// lock, the next date_added (after the lock, so its snapshot sees every earlier writer),
-// optionally the first date_added of objects without a version, and STORE.
+// Add Objects takes the collection's writer lock, then stores everything in one statement
+// (STORE), which also finds the next date_added: after the lock, so that its snapshot sees
+// every earlier writer. Objects without a version need two more statements under the lock:
+// the next date_added and the first date_added of their ids. All are prepared once per
+// connection.
 const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('taxiid.stixobject.' || $1::text))";
 const NEXT_ADDED: &str = "SELECT greatest(clock_timestamp() AT TIME ZONE 'UTC',
                                           max(date_added) + interval '1 microsecond')
                           FROM public.opentaxii_stixobject WHERE collection_id = $1::text::uuid";
 const FIRST_ADDED: &str = "SELECT id, min(date_added) FROM public.opentaxii_stixobject
                            WHERE collection_id = $1::text::uuid AND id = ANY($2::varchar[]) GROUP BY id";
-// The objects (a re-posted version is kept as it is), which of them had no spec_version
-// member, the complete job with its details, and its owner: one multi-row statement.
+// The objects (a re-posted version is kept as it is; date_added from $5, or when $5 is empty
+// the next ones after the newest), which of them had no spec_version member, the complete
+// job with its details, and its owner: one multi-row statement.
 const STORE: &str = "
-    WITH stored AS (
+    WITH base AS (
+        SELECT greatest(clock_timestamp() AT TIME ZONE 'UTC', max(date_added) + interval '1 microsecond') AS t
+        FROM public.opentaxii_stixobject WHERE collection_id = $1::text::uuid
+    ), stored AS (
         INSERT INTO public.opentaxii_stixobject
             (pk, id, collection_id, type, spec_version, date_added, version, serialized_data)
-        SELECT gen_random_uuid(), u.id, $1::text::uuid, u.type, u.spec, u.added, u.version, u.data::json
-        FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $5::timestamp[], $6::timestamp[], $7::text[])
-             AS u(id, type, spec, added, version, data)
+        SELECT gen_random_uuid(), u.id, $1::text::uuid, u.type, u.spec,
+               coalesce(u.added, base.t + (u.n - 1) * interval '1 microsecond'), u.version, u.data::json
+        FROM base, unnest($2::varchar[], $3::varchar[], $4::varchar[], $5::timestamp[], $6::timestamp[],
+                          $7::text[]) WITH ORDINALITY AS u(id, type, spec, added, version, data, n)
         ON CONFLICT (collection_id, id, version) DO NOTHING
         RETURNING pk, id, version
     ), absent AS (
@@ -101,44 +108,48 @@ pub fn add_objects(
     objects: &[NewObject],
     failures: Vec<Detail>,
 ) -> Result<Job, DbError> {
-    let (lock, next_added, store) = (prepared(c, LOCK)?, prepared(c, NEXT_ADDED)?, prepared(c, STORE)?);
+    let (lock, store) = (prepared(c, LOCK)?, prepared(c, STORE)?);
     // Objects without modified/created are versioned by the first time their id was added.
-    let unversioned: Vec<&str> =
-        objects.iter().filter(|o| o.version.is_none()).map(|o| o.id.as_str()).collect();
-    let first_added_st = if unversioned.is_empty() { None } else { Some(prepared(c, FIRST_ADDED)?) };
+    enum Plan {
+        Known(Vec<PrimitiveDateTime>),
+        Unknown(postgres::Statement, postgres::Statement),
+    }
+    let plan = match objects.iter().map(|o| o.version).collect::<Option<Vec<_>>>() {
+        Some(versions) => Plan::Known(versions),
+        None => Plan::Unknown(prepared(c, NEXT_ADDED)?, prepared(c, FIRST_ADDED)?),
+    };
     let mut tx = c.transaction()?;
     tx.execute(&lock, &[&collection])?;
-    let base: PrimitiveDateTime = tx.query_one(&next_added, &[&collection])?.get(0);
-    let mut first_added = HashMap::new();
-    if let Some(st) = &first_added_st {
-        for r in tx.query(st, &[&collection, &unversioned])? {
-            first_added.insert(r.get::<_, String>(0), r.get::<_, PrimitiveDateTime>(1));
+    let (added, versions) = match plan {
+        Plan::Known(versions) => (Vec::new(), versions),
+        Plan::Unknown(next_added, first_added_st) => {
+            let base: PrimitiveDateTime = tx.query_one(&next_added, &[&collection])?.get(0);
+            let ids: Vec<&str> =
+                objects.iter().filter(|o| o.version.is_none()).map(|o| o.id.as_str()).collect();
+            let mut first_added = HashMap::new();
+            for r in tx.query(&first_added_st, &[&collection, &ids])? {
+                first_added.insert(r.get::<_, String>(0), r.get::<_, PrimitiveDateTime>(1));
+            }
+            let added: Vec<PrimitiveDateTime> =
+                (0..objects.len()).map(|i| base + time::Duration::microseconds(i as i64)).collect();
+            let versions = objects
+                .iter()
+                .zip(&added)
+                .map(|(o, a)| o.version.unwrap_or_else(|| *first_added.entry(o.id.clone()).or_insert(*a)))
+                .collect();
+            (added, versions)
         }
-    }
-    let n = objects.len();
-    let (mut ids, mut types, mut specs, mut added, mut versions, mut data) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut absent_ids, mut absent_versions) = (Vec::new(), Vec::new());
-    for (i, o) in objects.iter().enumerate() {
-        let date_added = base + time::Duration::microseconds(i as i64);
-        let version = o.version.unwrap_or_else(|| *first_added.entry(o.id.clone()).or_insert(date_added));
-        if o.spec_absent {
-            absent_ids.push(o.id.as_str());
-            absent_versions.push(version);
-        }
-        ids.push(o.id.as_str());
-        types.push(o.type_.as_str());
-        specs.push(o.spec_version.as_str());
-        added.push(date_added);
-        versions.push(version);
-        data.push(o.data.as_str());
-    }
+    };
+    let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
+    let types: Vec<&str> = objects.iter().map(|o| o.type_.as_str()).collect();
+    let specs: Vec<&str> = objects.iter().map(|o| o.spec_version.as_str()).collect();
+    let data: Vec<&str> = objects.iter().map(|o| o.data.as_str()).collect();
+    let (absent_ids, absent_versions): (Vec<&str>, Vec<PrimitiveDateTime>) = objects
+        .iter()
+        .zip(&versions)
+        .filter(|(o, _)| o.spec_absent)
+        .map(|(o, v)| (o.id.as_str(), *v))
+        .unzip();
     let mut details: Vec<Detail> = objects
         .iter()
         .zip(&versions)

@@ -120,8 +120,6 @@ pub(crate) fn poll(ctx: &mut Ctx, req: &PollRequest) -> Result<Message, Error> {
     if ctx.version == Version::V10 {
         return poll_10(ctx, req, &f);
     }
-    f.max_block_id = Some(content::max_block_id(ctx.db)?);
-    let record_count = record_count(ctx, &f)?;
     let base = PollResponse {
         message_id: new_message_id(),
         in_response_to: req.message_id.clone(),
@@ -129,14 +127,18 @@ pub(crate) fn poll(ctx: &mut Ctx, req: &PollRequest) -> Result<Message, Error> {
         subscription_id: req.subscription_id.clone(),
         exclusive_begin: req.exclusive_begin,
         inclusive_end: end,
-        record_count,
         ..PollResponse::default()
     };
     if response_type == ResponseType::CountOnly {
-        return Ok(Message::PollResponse(base));
+        let record_count = record_count(ctx, &f)?;
+        return Ok(Message::PollResponse(PollResponse { record_count, ..base }));
     }
     let size = ctx.service.max_result_size;
-    let (keys, more) = part_keys(ctx, &f, None, size)?;
+    // The part and the result set's bound come from one snapshot: the bound is the highest
+    // block id then, and no block the part saw is above it.
+    let (content_blocks, keys, more, max_id) = part(ctx, &f, None, size)?;
+    f.max_block_id = max_id;
+    let record_count = record_count(ctx, &f)?;
     let mut result_id = None;
     if let (true, Some(last)) = (more, keys.last()) {
         let rs = ResultSet {
@@ -156,8 +158,7 @@ pub(crate) fn poll(ctx: &mut Ctx, req: &PollRequest) -> Result<Message, Error> {
         content::create_result_set(ctx.db, &rs, *last, crate::timefmt::now())?;
         result_id = Some(rs.id);
     }
-    let content_blocks = fetch(ctx, &keys)?;
-    Ok(Message::PollResponse(PollResponse { more, result_id, content_blocks, ..base }))
+    Ok(Message::PollResponse(PollResponse { more, result_id, content_blocks, record_count, ..base }))
 }
 
 /// TAXII 1.0 has no parts. Deviation: OpenTAXII silently drops everything past
@@ -223,10 +224,10 @@ pub(crate) fn fulfillment(ctx: &mut Ctx, m: &PollFulfillment) -> Result<Message,
         max_block_id: rs.paging.as_ref().map(|p| p.max_block_id),
     };
     let part = m.result_part_number.min(i32::MAX as u64) as i32;
-    let (keys, more, subscription_id) = match &rs.paging {
+    let (content_blocks, more, subscription_id) = match &rs.paging {
         Some(p) => {
-            let (keys, more) = taxiid_part(ctx, &rs.id, p, &f, part)?;
-            (keys, more, p.subscription_id.clone())
+            let (blocks, more) = taxiid_part(ctx, &rs.id, p, &f, part)?;
+            (blocks, more, p.subscription_id.clone())
         }
         None => {
             // OpenTAXII's own result set: its paging, by position; past the end an empty part.
@@ -235,7 +236,8 @@ pub(crate) fn fulfillment(ctx: &mut Ctx, m: &PollFulfillment) -> Result<Message,
             let mut rows = content::block_keys_at(ctx.db, &f, offset, size.saturating_add(1))?;
             let more = rows.len() as i64 > size;
             rows.truncate(size as usize);
-            (rows.into_iter().map(|(k, _)| k).collect(), more, None)
+            let keys: Vec<Key> = rows.into_iter().map(|(k, _)| k).collect();
+            (fetch(ctx, &keys)?, more, None)
         }
     };
     let record_count = record_count(ctx, &f)?;
@@ -250,7 +252,7 @@ pub(crate) fn fulfillment(ctx: &mut Ctx, m: &PollFulfillment) -> Result<Message,
         exclusive_begin: rs.begin,
         inclusive_end: rs.end,
         record_count,
-        content_blocks: fetch(ctx, &keys)?,
+        content_blocks,
         ..PollResponse::default()
     }))
 }
@@ -267,7 +269,7 @@ fn taxiid_part(
     p: &Paging,
     f: &BlockFilter,
     part: i32,
-) -> Result<(Vec<Key>, bool), Error> {
+) -> Result<(Vec<ContentBlock>, bool), Error> {
     let past_end = |last: i32| {
         if part == last + 1 {
             return Ok((Vec::new(), false));
@@ -302,12 +304,43 @@ fn taxiid_part(
         }
         Some(key)
     };
-    let (keys, more) = part_keys(ctx, f, start, size)?;
+    let (blocks, keys, more, _) = self::part(ctx, f, start, size)?;
     match (more, keys.last()) {
         (true, Some(last)) => content::save_part_start(ctx.db, id, part + 1, *last)?,
         _ => content::set_last_part(ctx.db, id, part)?,
     }
-    Ok((keys, more))
+    Ok((blocks, more))
+}
+
+/// One part starting after `after` (see [`part_keys`]) with its blocks, its keys, whether a
+/// block follows, and the highest block id of its snapshot (`None` when it read nothing).
+#[allow(clippy::type_complexity)]
+fn part(
+    ctx: &mut Ctx,
+    f: &BlockFilter,
+    after: Option<Key>,
+    size: i64,
+) -> Result<(Vec<ContentBlock>, Vec<Key>, bool, Option<i32>), Error> {
+    let size = size.max(1);
+    if size >= KEY_BATCH {
+        // Huge parts: keys in batches first, so that only the part's content is ever read. The
+        // bound is read first: a block committed in between may join the part, never the count.
+        let max_id = content::max_block_id(ctx.db)?;
+        let (keys, more) = part_keys(ctx, f, after, size)?;
+        return Ok((fetch(ctx, &keys)?, keys, more, Some(max_id)));
+    }
+    // One statement; content only where it fits, so `PART_BYTES` holds as in `part_keys`.
+    let (rows, max_id) = content::part(ctx.db, f, after, size + 1, PART_BYTES)?;
+    let (mut blocks, mut keys, mut bytes) = (Vec::new(), Vec::new(), 0i64);
+    for row in rows {
+        let full =
+            keys.len() as i64 == size || (!keys.is_empty() && bytes.saturating_add(row.len) > PART_BYTES);
+        let Some(block) = row.block.filter(|_| !full) else { return Ok((blocks, keys, true, max_id)) };
+        bytes = bytes.saturating_add(row.len);
+        keys.push(row.key);
+        blocks.push(content_block(block));
+    }
+    Ok((blocks, keys, false, max_id))
 }
 
 /// The keys of one part starting after `after`: at most `size` blocks and [`PART_BYTES`] of
@@ -354,22 +387,23 @@ fn fetch(ctx: &mut Ctx, keys: &[Key]) -> Result<Vec<ContentBlock>, Error> {
         return Ok(Vec::new());
     }
     let ids: Vec<i32> = keys.iter().map(|k| k.1).collect();
-    Ok(content::blocks(ctx.db, &ids)?
-        .into_iter()
-        .map(|b| ContentBlock {
-            content_binding: ContentBinding {
-                binding_id: b.binding_id,
-                subtypes: b.subtype.into_iter().collect(),
-            },
-            // Most stored blocks are plain XML, which the scanner proves at memory speed.
-            content: if xmlscan::surely_well_formed(&b.content) {
-                Content { bytes: b.content, is_xml: true }
-            } else {
-                Content::from_stored(b.content)
-            },
-            timestamp_label: Some(b.timestamp_label),
-            message: b.message,
-            padding: None,
-        })
-        .collect())
+    Ok(content::blocks(ctx.db, &ids)?.into_iter().map(content_block).collect())
+}
+
+fn content_block(b: content::BlockRow) -> ContentBlock {
+    ContentBlock {
+        content_binding: ContentBinding {
+            binding_id: b.binding_id,
+            subtypes: b.subtype.into_iter().collect(),
+        },
+        // Most stored blocks are plain XML, which the scanner proves at memory speed.
+        content: if xmlscan::surely_well_formed(&b.content) {
+            Content { bytes: b.content, is_xml: true }
+        } else {
+            Content::from_stored(b.content)
+        },
+        timestamp_label: Some(b.timestamp_label),
+        message: b.message,
+        padding: None,
+    }
 }

@@ -3,8 +3,8 @@
 
   report.py summary RESULTS.jsonl   markdown: throughput and ratio to the ceiling per scenario,
                                     latency as work grows, memory and start, the targets
-  report.py plans < pg.log          the auto_explain entries of a PostgreSQL log, one per
-                                    distinct statement
+  report.py plans SIZE < pg.log     the auto_explain entries of a PostgreSQL log, by
+                                    scenario
 """
 
 import json
@@ -158,9 +158,10 @@ def targets(runs, extra, sizes):
 BIG_TABLES = ("opentaxii_stixobject", "content_blocks", "collection_to_content_block", "opentaxii_job_detail")
 
 
-def plans(text):
-    """auto_explain entries (log_format json, log_analyze) of a PostgreSQL log: each distinct
-    statement once with the plan it ran, then a list of sequential scans of big tables."""
+def plans(text, size):
+    """auto_explain entries (log_format json, log_analyze) of a PostgreSQL log, grouped by the
+    `SELECT 'bench scenario: …'` markers before them: each statement once per scenario with
+    the plan it ran and its actual row counts, then the sequential scans of big tables."""
     entries, current = {}, None
     for line in text.splitlines():
         if re.search(r"LOG:\s+duration: [0-9.]+ ms\s+plan:", line):
@@ -174,8 +175,13 @@ def plans(text):
             current = None
     if current:
         add_plan(entries, current)
-    warnings = []
-    for query, plan in entries.items():
+    print(f"# The plans PostgreSQL ran for taxiid's statements, {size} objects (tests/bench/run,")
+    print("# auto_explain with actual row counts; prepared statements, generic plans).\n")
+    warnings, last = [], None
+    for (scenario, query), plan in entries.items():
+        if scenario != last:
+            print(f"## {scenario}\n")
+            last = scenario
         print("-- " + query)
         for depth, node in walk(plan):
             print("   " + "  " * depth + describe(node))
@@ -185,14 +191,21 @@ def plans(text):
     print("Sequential scans of big tables: " + ("; ".join(warnings) if warnings else "none"))
 
 
+SCENARIO = ["(before the scenarios)"]
+
+
 def add_plan(entries, lines):
     try:
         doc = json.loads("\n".join(lines))
     except ValueError:
         return
     query = " ".join(doc.get("Query Text", "").split())
-    if query and not query.upper().startswith(("SET ", "ALTER ", "SELECT PG_RELOAD_CONF")):
-        entries[query] = doc["Plan"]
+    marker = re.match(r"SELECT 'bench scenario: (.*)'", query)
+    if marker:
+        SCENARIO[0] = marker.group(1)
+    elif query and not query.upper().startswith(("SET ", "ALTER ", "SELECT PG_RELOAD_CONF")):
+        if SCENARIO[0] != "end":
+            entries[(SCENARIO[0], query)] = doc["Plan"]
 
 
 def walk(node, depth=0):
@@ -222,6 +235,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["summary"]:
         summary(sys.argv[2])
     elif sys.argv[1:2] == ["plans"]:
-        plans(sys.stdin.read())
+        plans(sys.stdin.read(), sys.argv[2])
     else:
         sys.exit(__doc__)

@@ -8,6 +8,9 @@
   helpers.py start-time BINARY CONFIG N   median ms from exec to /management/ready = 200 over N
                                           starts (the config's listen port must be free)
   helpers.py rss PID                      VmRSS and VmHWM of PID in KiB, as JSON
+  helpers.py quiet BASE                   wait (at most 300 s) until taxiid runs no request but
+                                          this one: requests whose client wrk already dropped
+                                          would otherwise be measured against the next scenario
 """
 
 import json
@@ -105,6 +108,20 @@ def rss(pid):
     print(json.dumps(fields))
 
 
+def quiet(base):
+    deadline = time.monotonic() + 300
+    while True:
+        req = urllib.request.Request(base + "/management/metrics")
+        with urllib.request.urlopen(req, timeout=120) as r:
+            text = r.read().decode()
+        busy = [float(l.split()[1]) for l in text.splitlines() if l.startswith("taxiid_http_requests_in_flight ")]
+        if busy and busy[0] <= 1:
+            return
+        if time.monotonic() > deadline:
+            sys.exit("taxiid still busy after 300 s: %s requests in flight" % busy)
+        time.sleep(0.1)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1:2]
     if cmd == ["last-cursor"]:
@@ -115,5 +132,7 @@ if __name__ == "__main__":
         start_time(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif cmd == ["rss"]:
         rss(sys.argv[2])
+    elif cmd == ["quiet"]:
+        quiet(sys.argv[2])
     else:
         sys.exit(__doc__)

@@ -70,6 +70,9 @@ pub struct AuthConfig {
     pub password_hash: crate::auth::password::Scheme,
     pub support_basic_auth: bool,
     pub token_ttl: Duration,
+    /// Failed-login throttling: `auth.max_failed_logins` (0: off), `auth.failed_login_backoff`,
+    /// `auth.failed_login_backoff_max`, `auth.failed_login_window`.
+    pub throttle: crate::auth::throttle::Policy,
 }
 
 #[derive(Clone, Debug)]
@@ -138,6 +141,7 @@ impl Default for Config {
                 password_hash: crate::auth::password::Scheme::Scrypt,
                 support_basic_auth: true,
                 token_ttl: Duration::from_secs(3600),
+                throttle: crate::auth::throttle::Policy::default(),
             },
             taxii1: Taxii1Config {
                 save_raw_inbox_messages: true,
@@ -184,6 +188,10 @@ pub const KEYS: &[&str] = &[
     "auth.support_basic_auth",
     "auth.token_ttl",
     "auth.password_hash",
+    "auth.max_failed_logins",
+    "auth.failed_login_backoff",
+    "auth.failed_login_backoff_max",
+    "auth.failed_login_window",
     "taxii1.save_raw_inbox_messages",
     "taxii1.count_blocks_in_poll_responses",
     "taxii1.unauthorized_status",
@@ -280,6 +288,12 @@ impl Config {
                     _ => return Err(format!("`{v}` is not one of scrypt, pbkdf2")),
                 }
             }
+            "auth.max_failed_logins" => {
+                self.auth.throttle.max_failures = parse_count(v, 0, 1_000_000)? as u32
+            }
+            "auth.failed_login_backoff" => self.auth.throttle.backoff = parse_duration(v)?,
+            "auth.failed_login_backoff_max" => self.auth.throttle.backoff_max = parse_duration(v)?,
+            "auth.failed_login_window" => self.auth.throttle.window = parse_duration(v)?,
             "taxii1.save_raw_inbox_messages" => self.taxii1.save_raw_inbox_messages = parse_bool(v)?,
             "taxii1.count_blocks_in_poll_responses" => {
                 self.taxii1.count_blocks_in_poll_responses = parse_bool(v)?
@@ -314,6 +328,22 @@ impl Config {
         }
         if self.http.header_timeout.is_zero() || self.http.io_timeout.is_zero() {
             return Err("http.header_timeout and http.io_timeout must be positive".into());
+        }
+        let t = &self.auth.throttle;
+        if t.max_failures > 0 {
+            if t.backoff.is_zero() || t.backoff > t.backoff_max {
+                return Err(
+                    "auth.failed_login_backoff must be positive and at most auth.failed_login_backoff_max"
+                        .into(),
+                );
+            }
+            // A record forgotten before its backoff ends would give a guesser a fresh count.
+            if t.backoff_max > t.window || t.window > Duration::from_secs(30 * 86_400) {
+                return Err(
+                    "auth.failed_login_window must be at least auth.failed_login_backoff_max and at most 30d"
+                        .into(),
+                );
+            }
         }
         if let Some(d) = &self.domain
             && !(d.starts_with("http://") || d.starts_with("https://"))
@@ -361,6 +391,10 @@ impl Config {
                 }
                 .into(),
             ),
+            ("auth.max_failed_logins", self.auth.throttle.max_failures.to_string()),
+            ("auth.failed_login_backoff", secs(self.auth.throttle.backoff)),
+            ("auth.failed_login_backoff_max", secs(self.auth.throttle.backoff_max)),
+            ("auth.failed_login_window", secs(self.auth.throttle.window)),
             ("taxii1.save_raw_inbox_messages", yes(self.taxii1.save_raw_inbox_messages)),
             ("taxii1.count_blocks_in_poll_responses", yes(self.taxii1.count_blocks_in_poll_responses)),
             ("taxii1.unauthorized_status", self.taxii1.unauthorized_status.clone()),
@@ -388,18 +422,88 @@ fn mask(s: &Option<String>) -> String {
     if s.is_some() { "********".into() } else { String::new() }
 }
 
-/// Hides the password of a `scheme://user:password@host` URL or a `password=` conninfo pair.
+/// Hides the password of a `postgresql://user:password@host` URL (also a `password=` query
+/// parameter) or of a `password = value` conninfo pair. It reads the string the way the
+/// postgres crate does (tests/fuzz found these): a conninfo whose values contain `://` is not a
+/// URL, blanks may surround `=`, and a quoted value may contain blanks.
 pub fn mask_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((userinfo, host)) = rest.split_once('@')
-        && let Some((user, _)) = userinfo.split_once(':')
-    {
-        return format!("{scheme}://{user}:********@{host}");
+    const MASK: &str = "********";
+    let Some(rest) = url.strip_prefix("postgresql://").or_else(|| url.strip_prefix("postgres://")) else {
+        return mask_conninfo(url);
+    };
+    let scheme = &url[..url.len() - rest.len()];
+    // The postgres crate takes everything up to the first `@` as user:password.
+    let (creds, tail) = match rest.split_once('@') {
+        Some((creds, tail)) => (Some(creds), tail),
+        None => (None, rest),
+    };
+    let mut out = scheme.to_string();
+    if let Some(creds) = creds {
+        match creds.split_once(':') {
+            Some((user, _)) => out.push_str(&format!("{user}:{MASK}@")),
+            None => out.push_str(&format!("{creds}@")),
+        }
     }
-    url.split_whitespace()
-        .map(|kv| if kv.starts_with("password=") { "password=********" } else { kv })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let Some((base, mut query)) = tail.split_once('?') else { return out + tail };
+    out.push_str(base);
+    out.push('?');
+    // Parameters as the postgres crate splits them: key up to `=`, value up to `&`; a key with
+    // a percent escape might decode to `password`.
+    while let Some((key, after)) = query.split_once('=') {
+        let (value, next) = after.split_once('&').map_or((after, None), |(v, n)| (v, Some(n)));
+        let secret = key == "password" || key.contains('%');
+        out.push_str(&format!("{key}={}", if secret { MASK } else { value }));
+        match next {
+            Some(n) => {
+                out.push('&');
+                query = n;
+            }
+            None => return out,
+        }
+    }
+    out + query
+}
+
+/// `key = value ...` with libpq's quoting: the value of `password` becomes `********`.
+fn mask_conninfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while !rest.is_empty() {
+        let key_start = rest.trim_start();
+        let key_len = key_start.find(|c: char| c == '=' || c.is_whitespace()).unwrap_or(key_start.len());
+        let after_key = key_start[key_len..].trim_start();
+        let Some(value_start) = after_key.strip_prefix('=').map(str::trim_start) else {
+            // Not `key = value`: the postgres crate refuses it, so nothing here is a password.
+            out.push_str(rest);
+            break;
+        };
+        let value_len = conninfo_value_len(value_start);
+        out.push_str(&rest[..rest.len() - value_start.len()]);
+        out.push_str(if &key_start[..key_len] == "password" {
+            "********"
+        } else {
+            &value_start[..value_len]
+        });
+        rest = &value_start[value_len..];
+    }
+    out
+}
+
+/// Bytes of a conninfo value: up to a blank, or a `'…'` quoted value; `\` escapes a character.
+fn conninfo_value_len(v: &str) -> usize {
+    let quoted = v.starts_with('\'');
+    let mut chars = v.char_indices().skip(usize::from(quoted));
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '\'' if quoted => return i + 1,
+            c if !quoted && c.is_whitespace() => return i,
+            _ => {}
+        }
+    }
+    v.len()
 }
 
 fn env_key(name: &str) -> Option<String> {

@@ -3,6 +3,7 @@
 
 use crate::db::{self, Db, DbError};
 use crate::http::Response;
+use crate::metrics::AuthFailure;
 
 /// Liveness: the process answers. OpenTAXII's exact answer, so existing probes keep working.
 pub fn health() -> Response {
@@ -40,7 +41,8 @@ fn json(status: u16, body: &str) -> Response {
 }
 
 /// `POST /management/auth`: `{"username", "password"}` (JSON or form) → `{"token": …}`, a JWT
-/// OpenTAXII with the same secret also accepts.
+/// OpenTAXII with the same secret also accepts. 429 while the name or the client address is
+/// throttled after failed logins.
 pub fn login(app: &crate::server::Taxiid, req: &crate::http::Request) -> Response {
     let (user, pass) = credentials(req);
     let (Some(user), Some(pass)) = (user, pass) else {
@@ -49,6 +51,9 @@ pub fn login(app: &crate::server::Taxiid, req: &crate::http::Request) -> Respons
             r#"{"title": "Bad Request", "http_status": "400", "description": "Both username and password are required"}"#,
         );
     };
+    if let Some(wait) = app.auth.login_refusal(&user) {
+        return app.throttled(&req.head, AuthFailure::Login, wait);
+    }
     let outcome = app.db.get().and_then(|mut c| app.auth.login(&mut *c, &user, &pass));
     match outcome {
         Ok(Some(account)) => {
@@ -56,7 +61,7 @@ pub fn login(app: &crate::server::Taxiid, req: &crate::http::Request) -> Respons
             json(200, &serde_json::json!({ "token": token }).to_string()).for_account(&account.username)
         }
         Ok(None) => {
-            crate::metrics::auth_failure(crate::metrics::AuthFailure::Login);
+            crate::metrics::auth_failure(AuthFailure::Login);
             log::info!("failed login for account name of {} characters", user.chars().count());
             json(
                 401,
@@ -86,6 +91,9 @@ fn credentials(req: &crate::http::Request) -> (Option<String>, Option<String>) {
 pub fn metrics(app: &crate::server::Taxiid, req: &crate::http::Request) -> Response {
     let mut account = None;
     if !app.config.metrics_public {
+        if let Some(wait) = app.auth.basic_refusal(req.head.header("authorization")) {
+            return app.throttled(&req.head, AuthFailure::Metrics, wait);
+        }
         let who = app
             .db
             .get()
@@ -101,7 +109,7 @@ pub fn metrics(app: &crate::server::Taxiid, req: &crate::http::Request) -> Respo
             }
             Ok(None) => return unauthorized(app),
             Err(crate::auth::AuthError::Invalid) => {
-                crate::metrics::auth_failure(crate::metrics::AuthFailure::Metrics);
+                crate::metrics::auth_failure(AuthFailure::Metrics);
                 return unauthorized(app);
             }
             Err(crate::auth::AuthError::Db(e)) => return app.failure(req.head.path(), e.into()),

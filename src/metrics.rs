@@ -2,10 +2,10 @@
 //!
 //! Counters are process-wide atomics, bumped where things happen: the HTTP layer reports each
 //! answered request ([`observe`]) and its connection gauges ([`connections`]); ingestion and
-//! authentication call [`objects_ingested`], [`blocks_ingested`] and [`auth_failure`]. Label
-//! values come from fixed lists (route names, status codes), never from request data, so the
-//! number of series is bounded whatever clients send. Pool and process figures are read when
-//! scraped.
+//! authentication call [`objects_ingested`], [`blocks_ingested`], [`auth_failure`] and
+//! [`auth_throttled`]. Label values come from fixed lists (route names, status codes), never
+//! from request data, so the number of series is bounded whatever clients send. Pool, process
+//! and throttling-table figures are read when scraped.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -52,7 +52,7 @@ const BUCKETS_US: [u64; 12] = [
 ];
 const N_BUCKETS: usize = BUCKETS_US.len() + 1;
 
-/// Where credentials were refused.
+/// Where credentials were refused (or, for [`auth_throttled`], not even checked).
 #[derive(Clone, Copy, Debug)]
 pub enum AuthFailure {
     /// `POST /management/auth` with a wrong username or password.
@@ -77,6 +77,7 @@ struct Registry {
     objects: AtomicU64,
     blocks: AtomicU64,
     auth_failures: [AtomicU64; AUTH_LABELS.len()],
+    auth_throttled: [AtomicU64; AUTH_LABELS.len()],
 }
 
 static M: Registry = Registry {
@@ -90,6 +91,7 @@ static M: Registry = Registry {
     objects: AtomicU64::new(0),
     blocks: AtomicU64::new(0),
     auth_failures: [const { AtomicU64::new(0) }; AUTH_LABELS.len()],
+    auth_throttled: [const { AtomicU64::new(0) }; AUTH_LABELS.len()],
 };
 
 static STARTED: OnceLock<SystemTime> = OnceLock::new();
@@ -133,6 +135,12 @@ pub fn blocks_ingested(n: u64) {
 
 pub fn auth_failure(kind: AuthFailure) {
     M.auth_failures[kind as usize].fetch_add(1, Relaxed);
+}
+
+/// A password check refused without a look at the password by failed-login throttling
+/// (`auth.max_failed_logins`).
+pub fn auth_throttled(kind: AuthFailure) {
+    M.auth_throttled[kind as usize].fetch_add(1, Relaxed);
 }
 
 /// The exposition text.
@@ -219,6 +227,14 @@ pub fn render(app: &Taxiid) -> String {
     for (i, endpoint) in AUTH_LABELS.iter().enumerate() {
         let _ = writeln!(w, "{name}{{endpoint=\"{endpoint}\"}} {}", M.auth_failures[i].load(Relaxed));
     }
+    let name = "taxiid_auth_throttled_total";
+    let help = "Password checks refused without a look at the password, after too many failed logins.";
+    family(w, name, "counter", help);
+    for (i, endpoint) in AUTH_LABELS.iter().enumerate() {
+        let _ = writeln!(w, "{name}{{endpoint=\"{endpoint}\"}} {}", M.auth_throttled[i].load(Relaxed));
+    }
+    let help = "Account names and client addresses failed-login throttling keeps records for.";
+    gauge(w, "taxiid_auth_throttle_records", help, app.auth.throttle_records());
 
     process(w);
     o

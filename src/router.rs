@@ -171,12 +171,17 @@ pub fn decode_segments(raw: &str) -> Result<Vec<String>, &'static str> {
 }
 
 /// `a=1&b=%5Bx%5D` → pairs, percent-decoded (`+` is a space, as browsers and Python encode).
+/// An encoded NUL is refused as in paths: PostgreSQL refuses NUL in text parameters, so
+/// `match[id]=%00` was a 500 (tests/hostile.rs).
 pub fn query_pairs(query: &str) -> Result<Vec<(String, String)>, &'static str> {
     let mut out = Vec::new();
     for part in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         let k = percent_decode(&k.replace('+', " ")).ok_or("invalid percent-encoding in the query")?;
         let v = percent_decode(&v.replace('+', " ")).ok_or("invalid percent-encoding in the query")?;
+        if k.contains('\0') || v.contains('\0') {
+            return Err("NUL in the query");
+        }
         out.push((k, v));
     }
     Ok(out)
@@ -242,5 +247,7 @@ mod tests {
             assert!(matches!(resolve("GET", p), Resolved::BadPath(_)), "{p}");
         }
         assert_eq!(percent_decode("caf%C3%A9").as_deref(), Some("café"));
+        assert!(query_pairs("match[id]=%00").is_err());
+        assert!(query_pairs("a%00=1").is_err());
     }
 }

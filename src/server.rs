@@ -3,12 +3,14 @@
 //! the database pool; protocol handlers receive what they need from here.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::http::{self, Head, Request, Response};
 use crate::management;
+use crate::metrics::AuthFailure;
 use crate::router::{self, Match, Resolved, Route};
 
 pub struct Taxiid {
@@ -47,7 +49,8 @@ impl From<DbError> for Error {
 impl Taxiid {
     pub fn new(config: Arc<Config>, db: Db) -> Taxiid {
         let a = &config.auth;
-        let auth = Auth::new(a.secret.as_deref().unwrap_or_default(), a.support_basic_auth, a.token_ttl);
+        let auth = Auth::new(a.secret.as_deref().unwrap_or_default(), a.support_basic_auth, a.token_ttl)
+            .with_throttle(a.throttle);
         crate::metrics::started();
         Taxiid { config, db, auth, taxii1: crate::taxii1::State::default() }
     }
@@ -68,16 +71,60 @@ impl Taxiid {
             }
         }
     }
+
+    /// The answer to a password check refused by failed-login throttling, in the protocol of
+    /// the path, with `Retry-After`: 429 and a TAXII 2.1 error object or plain JSON error;
+    /// for a TAXII 1.x service, a Status_Message with `taxii1.unauthorized_status` in HTTP 200.
+    pub fn throttled(&self, head: &Head, endpoint: AuthFailure, wait: Duration) -> Response {
+        crate::metrics::auth_throttled(endpoint);
+        let secs = crate::auth::throttle::whole_seconds(wait);
+        let message = format!("too many failed logins: retry in {secs} s");
+        let path = head.path();
+        let r = match endpoint {
+            AuthFailure::Taxii2 => self.taxii2_error(path, crate::taxii2::Error::Status(429, message)),
+            AuthFailure::Taxii1 => taxii1_status(self, head, &message),
+            AuthFailure::Login | AuthFailure::Metrics => error_body(path, 429, &message),
+        };
+        r.header("Retry-After", secs.to_string())
+    }
+
+    fn taxii1_admit(&self, head: &Head) -> Result<Ticket, Response> {
+        match crate::taxii1::admit(self, head) {
+            Some(result) => result.map(|a| Ticket::Taxii1(Box::new(a))).map_err(|r| r.label(TAXII1)),
+            None => Err(error_body(head.path(), 404, "no such resource")),
+        }
+    }
+}
+
+/// A TAXII 1.x Status_Message of `taxii1.unauthorized_status` answering "0", in the version
+/// the request declares (1.1 when it declares none).
+fn taxii1_status(app: &Taxiid, head: &Head, message: &str) -> Response {
+    use crate::taxii1::messages::{self, PROTOCOL_HTTP, PROTOCOL_HTTPS, StatusMessage, StatusType, Version};
+    let version =
+        head.header("x-taxii-content-type").and_then(Version::from_message_binding).unwrap_or(Version::V11);
+    let status = StatusType::from_wire(&app.config.taxii1.unauthorized_status);
+    let msg = StatusMessage::new("0", status).with_message(message).into_message();
+    Response::new(200)
+        .header("Content-Type", "application/xml")
+        .header("X-TAXII-Content-Type", version.message_binding())
+        .header("X-TAXII-Services", version.services())
+        .header("X-TAXII-Protocol", if head.tls { PROTOCOL_HTTPS } else { PROTOCOL_HTTP })
+        .body(messages::write(version, &msg))
 }
 
 impl http::App for Taxiid {
     type Ticket = Ticket;
 
     fn admit(&self, head: &Head) -> Result<Ticket, Response> {
+        let _client = crate::auth::client_scope(head.remote.map(|a| a.ip()));
         let path = head.path();
+        let authorization = head.header("authorization");
         match router::resolve(&head.method, path) {
             Resolved::Found(m) if path.starts_with("/taxii2") => {
                 let label = m.route.label();
+                if let Some(wait) = self.auth.basic_refusal(authorization) {
+                    return Err(self.throttled(head, AuthFailure::Taxii2, wait).label(label));
+                }
                 self.taxii2_admit(head, m.route, m.params)
                     .map(|a| Ticket::Taxii2(Box::new(a)))
                     .map_err(|r| r.label(label))
@@ -87,16 +134,24 @@ impl http::App for Taxiid {
                 Err(error_body(path, 405, "method not allowed for this resource")
                     .header("Allow", allow.join(", ")))
             }
-            // TAXII 1.x services live at addresses configured in the database.
-            Resolved::Unmatched => match crate::taxii1::admit(self, head) {
-                Some(result) => result.map(|a| Ticket::Taxii1(Box::new(a))).map_err(|r| r.label(TAXII1)),
-                None => Err(error_body(path, 404, "no such resource")),
-            },
+            // TAXII 1.x services live at addresses configured in the database. They check
+            // credentials of POST and OPTIONS only; until the first request has read the
+            // services, a throttled check is refused there as invalid credentials.
+            Resolved::Unmatched
+                if matches!(head.method.as_str(), "POST" | "OPTIONS") && self.taxii1.was_address(path) =>
+            {
+                match self.auth.basic_refusal(authorization) {
+                    Some(wait) => Err(self.throttled(head, AuthFailure::Taxii1, wait).label(TAXII1)),
+                    None => self.taxii1_admit(head),
+                }
+            }
+            Resolved::Unmatched => self.taxii1_admit(head),
             Resolved::BadPath(m) => Err(error_body(path, 400, m)),
         }
     }
 
     fn handle(&self, ticket: Ticket, req: Request) -> Response {
+        let _client = crate::auth::client_scope(Some(req.remote.ip()));
         match ticket {
             Ticket::Taxii2(adm) => {
                 let label = adm.route.label();

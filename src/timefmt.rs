@@ -12,9 +12,11 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
-/// Parses RFC 3339 with any offset and fraction; returns UTC.
+/// Parses RFC 3339 with any offset and fraction; returns UTC. `None` also when the instant is
+/// past the year 9999 in UTC: `9999-12-31T23:59:59-23:59` made `to_offset` panic, a 500 for any
+/// request carrying it (tests/fuzz).
 pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok().map(|t| t.to_offset(time::UtcOffset::UTC))
+    OffsetDateTime::parse(s, &Rfc3339).ok()?.checked_to_offset(time::UtcOffset::UTC)
 }
 
 /// `Sun, 22 Nov 2026 10:42:18 GMT` for the HTTP `Date` header.

@@ -73,7 +73,9 @@ impl Fixture {
         let config = format!(
             "domain = {FIXTURE_DOMAIN}\nauth.secret = {FIXTURE_SECRET}\nauth.support_basic_auth = yes\n\
              taxii1.save_raw_inbox_messages = yes\ntaxii1.count_blocks_in_poll_responses = no\n\
-             taxii1.unauthorized_status = UNAUTHORIZED\n"
+             taxii1.unauthorized_status = UNAUTHORIZED\n\
+             # Every fixture account is also tried with a wrong password, all from one address.\n\
+             auth.max_failed_logins = 0\n"
         );
         Fixture { srv: Taxiid::start(&conninfo, &config), conninfo }
     }

@@ -54,7 +54,9 @@ impl Fixture {
              domain = {DOMAIN}\ntaxii2.title = OpenTAXII fixture TAXII2 server\n\
              taxii2.description = Fixture server for drop-in compatibility tests\n\
              taxii2.contact = fixture@example.com\ntaxii2.public_discovery = yes\n\
-             taxii2.max_content_length = 2048000\n"
+             taxii2.max_content_length = 2048000\n\
+             # Every fixture account is also tried with a wrong password, all from one address.\n\
+             auth.max_failed_logins = 0\n"
         );
         Fixture { srv: Taxiid::start(&conninfo, &config) }
     }

@@ -1,12 +1,24 @@
 //! Accounts and credentials, shared by TAXII 1.x and 2.1: werkzeug password hashes (so
 //! OpenTAXII accounts log in unchanged), OpenTAXII-compatible JWTs, HTTP Basic with a
-//! verified-credential cache, and the one place that decides permissions. Nothing here speaks
-//! HTTP; callers turn [`AuthError`] into their protocol's answer.
+//! verified-credential cache, failed-login throttling, and the one place that decides
+//! permissions. Nothing here speaks HTTP; callers turn [`AuthError`] into their protocol's
+//! answer, and a throttled check into a 429 ([`Auth::login_refusal`]).
+//!
+//! Every password check goes through [`Auth`] (`check_password`), which counts it for the
+//! account name and for the client address. The protocol handlers pass only the
+//! `Authorization` header, so the address reaches the check through [`client_scope`], which
+//! the application sets on the worker thread for the duration of each request.
+//!
+//! Secrets are compared in constant time: JWT signatures by `ring::hmac::verify`, password
+//! hashes and cursor MACs by [`ct_eq`].
 
 pub mod password;
+pub mod throttle;
 pub mod token;
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -152,6 +164,7 @@ pub struct Auth {
     token_ttl: Duration,
     cache_key: ring::hmac::Key,
     cache: Mutex<HashMap<Vec<u8>, Verified>>,
+    throttle: throttle::Throttle,
     /// Whether a password hash is being computed (see `hash_turn`).
     hashing: Mutex<bool>,
     hashed: Condvar,
@@ -177,9 +190,39 @@ impl Auth {
             token_ttl,
             cache_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k),
             cache: Mutex::new(HashMap::new()),
+            throttle: throttle::Throttle::new(throttle::Policy::default()),
             hashing: Mutex::new(false),
             hashed: Condvar::new(),
         }
+    }
+
+    /// The failed-login throttling policy (`auth.max_failed_logins` and the backoff keys);
+    /// [`throttle::Policy::default`] otherwise.
+    pub fn with_throttle(mut self, policy: throttle::Policy) -> Auth {
+        self.throttle = throttle::Throttle::new(policy);
+        self
+    }
+
+    /// How long a password check for `username` from the current client must still be
+    /// refused (too many failed logins for the name or from the address). Callers answer
+    /// 429 (TAXII 1: their unauthorized status) without checking the password.
+    pub fn login_refusal(&self, username: &str) -> Option<Duration> {
+        self.throttle.refusal(username, current_client())
+    }
+
+    /// [`Auth::login_refusal`] for the Basic credentials in an `Authorization` header; `None`
+    /// for anything else (tokens cost no password check and cannot be guessed).
+    pub fn basic_refusal(&self, header: Option<&str>) -> Option<Duration> {
+        match self.claim(header) {
+            Ok(Claim::Basic { username, .. }) => self.login_refusal(&username),
+            _ => None,
+        }
+    }
+
+    /// Accounts and addresses the throttle keeps records for (bounded by
+    /// [`throttle::CAPACITY`]).
+    pub fn throttle_records(&self) -> usize {
+        self.throttle.len()
     }
 
     pub fn basic_enabled(&self) -> bool {
@@ -244,40 +287,87 @@ impl Auth {
         Ok(self.check_password(username, password, row))
     }
 
+    /// The one password check. A throttled name or address is refused before anything else,
+    /// the cache included: a guesser must not learn that a password is right while throttled.
+    /// Unknown names cost a hash and count as failures like wrong passwords, so neither the
+    /// time nor the throttling reveals which names exist. Only successes are cached.
     fn check_password(&self, username: &str, password: &str, row: Option<AccountRow>) -> Option<Account> {
-        let Some(row) = row else {
-            // Same cost as a real check, so response time does not reveal which names exist.
-            let _turn = self.hash_turn(|| false);
-            password::verify("pbkdf2:sha256:260000$timing$00", password);
+        let client = current_client();
+        if self.throttle.refusal(username, client).is_some() {
             return None;
-        };
+        }
         let key =
             ring::hmac::sign(&self.cache_key, format!("{username}\0{password}").as_bytes()).as_ref().to_vec();
         let cached = || {
+            let Some(row) = &row else { return false };
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             cache.get(&key).is_some_and(|v| {
                 v.account_id == row.id && v.password_hash == row.password_hash && v.at.elapsed() < CACHE_TTL
             })
         };
-        if !cached() {
-            // Requests that queued behind a check of the same credentials find them cached.
-            let Some(_turn) = self.hash_turn(cached) else { return Some(Account::from_row(row)) };
-            if !password::verify(&row.password_hash, password) {
-                return None;
+        let verified = cached()
+            || match self.hash_turn(cached) {
+                // Requests that queued behind a check of the same credentials find them cached.
+                None => true,
+                // A burst of guesses queued behind one hash: the later ones may be throttled now.
+                Some(_turn) if self.throttle.refusal(username, client).is_some() => return None,
+                Some(_turn) => match &row {
+                    Some(row) => {
+                        let ok = password::verify(&row.password_hash, password);
+                        if ok {
+                            self.remember(key, row);
+                        }
+                        ok
+                    }
+                    None => {
+                        // Same cost as a real check, so response time does not reveal which
+                        // names exist.
+                        password::verify("pbkdf2:sha256:260000$timing$00", password);
+                        false
+                    }
+                },
+            };
+        match row {
+            Some(row) if verified => {
+                self.throttle.succeeded(username, client);
+                Some(Account::from_row(row))
             }
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.len() >= CACHE_MAX {
-                cache.retain(|_, v| v.at.elapsed() < CACHE_TTL);
-                if cache.len() >= CACHE_MAX {
-                    cache.clear();
+            row => {
+                let started = self.throttle.failed(username, password, client);
+                if let (Some(wait), Some(ip)) = (started.address, client) {
+                    log::warn!(
+                        "too many failed logins from {ip}: its password checks wait {} s",
+                        throttle::whole_seconds(wait)
+                    );
                 }
+                if let Some(wait) = started.account {
+                    // Names that exist are no secret; others may be mistyped passwords.
+                    let name = row.map_or_else(
+                        || "an unknown account".to_string(),
+                        |r| format!("account {}", r.username),
+                    );
+                    log::warn!(
+                        "too many failed logins for {name}: its password checks wait {} s",
+                        throttle::whole_seconds(wait)
+                    );
+                }
+                None
             }
-            cache.insert(
-                key,
-                Verified { account_id: row.id, password_hash: row.password_hash.clone(), at: Instant::now() },
-            );
         }
-        Some(Account::from_row(row))
+    }
+
+    fn remember(&self, key: Vec<u8>, row: &AccountRow) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.retain(|_, v| v.at.elapsed() < CACHE_TTL);
+            if cache.len() >= CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(
+            key,
+            Verified { account_id: row.id, password_hash: row.password_hash.clone(), at: Instant::now() },
+        );
     }
 
     /// Waits until no password hash is being computed and claims the turn (released when the
@@ -312,12 +402,36 @@ fn now_unix() -> i64 {
     crate::timefmt::now().unix_timestamp()
 }
 
-/// Constant-time equality for secrets (hashes, signatures): the time depends on the length
-/// only, never on where the first difference is.
+/// Constant-time equality for secrets (hashes, MACs): the time depends on the length only,
+/// never on where the first difference is. The accumulator passes through `black_box` at
+/// every byte, so the compiler cannot stop early once it knows the answer.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| std::hint::black_box(acc | (x ^ y)));
+    diff == 0
+}
+
+thread_local! {
+    /// The client address of the request this thread serves (see [`client_scope`]).
+    static CLIENT: Cell<Option<IpAddr>> = const { Cell::new(None) };
+}
+
+/// Attributes the password checks this thread makes to `client` until the guard drops (the
+/// previous value is restored then). Checks outside any scope count for the name only.
+pub fn client_scope(client: Option<IpAddr>) -> ClientScope {
+    ClientScope(CLIENT.with(|c| c.replace(client)))
+}
+
+pub struct ClientScope(Option<IpAddr>);
+
+impl Drop for ClientScope {
+    fn drop(&mut self) {
+        CLIENT.with(|c| c.set(self.0));
+    }
+}
+
+fn current_client() -> Option<IpAddr> {
+    CLIENT.with(Cell::get)
 }

@@ -102,7 +102,7 @@ fn pbkdf2_raw(alg: ring::pbkdf2::Algorithm, len: usize, iters: u32, password: &s
 }
 
 fn scrypt_raw(password: &str, salt: &str, log_n: u8, r: u32, p: u32) -> Option<Vec<u8>> {
-    let params = scrypt::Params::new(log_n, r, p, 64).ok()?;
+    let params = scrypt::Params::new(log_n, r, p).ok()?;
     let mut out = vec![0u8; 64];
     scrypt::scrypt(password.as_bytes(), salt.as_bytes(), &params, &mut out).ok()?;
     Some(out)

@@ -28,10 +28,8 @@ pub fn verify(secret: &str, token: &str, now_unix: i64) -> Option<i32> {
         return None;
     }
     let sig = URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()?;
-    let expected = sign(secret, format!("{h}.{p}").as_bytes());
-    if !super::ct_eq(&sig, &expected) {
-        return None;
-    }
+    // Constant-time: ring compares the computed MAC with `sig` without an early exit.
+    ring::hmac::verify(&key(secret), format!("{h}.{p}").as_bytes(), &sig).ok()?;
     let payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
     let exp = payload.get("exp")?.as_f64()?;
     if exp <= now_unix as f64 {
@@ -41,9 +39,12 @@ pub fn verify(secret: &str, token: &str, now_unix: i64) -> Option<i32> {
     i32::try_from(id).ok()
 }
 
+fn key(secret: &str) -> ring::hmac::Key {
+    ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes())
+}
+
 fn sign(secret: &str, data: &[u8]) -> Vec<u8> {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    ring::hmac::sign(&key, data).as_ref().to_vec()
+    ring::hmac::sign(&key(secret), data).as_ref().to_vec()
 }
 
 /// HMAC-SHA256 under a purpose-specific key derived from the secret (cursor signatures).

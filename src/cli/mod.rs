@@ -17,9 +17,9 @@ mod blocks;
 mod dev;
 mod from_opentaxii;
 mod serve;
-mod sync;
+pub(crate) mod sync;
 mod sync_apply;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -64,13 +64,26 @@ impl Node {
 
 /// Nodes a file may expand to through aliases (a "billion laughs" file is refused).
 const MAX_NODES: usize = 1_000_000;
+/// Scalar text a file may expand to through aliases: a long string aliased ten thousand times
+/// stays far below MAX_NODES but not below the memory limit (tests/fuzz found it).
+const MAX_ALIAS_BYTES: usize = 16 << 20;
+/// Nesting of sequences and mappings. yaml-rust2's `Parser::load` and the tree's clone, drop
+/// and size recursions go one stack frame per level: `- - - - …` overflowed the stack
+/// (tests/fuzz). OpenTAXII's files nest five levels.
+const MAX_DEPTH: usize = 64;
 
 /// Parses one YAML document. An empty file is `Null`. Errors carry the 1-based line.
 pub fn parse(text: &str) -> Result<Node, (usize, String)> {
     let mut b = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut b, true) {
-        return Err((e.marker().line().max(1), format!("YAML syntax error: {}", e.info())));
+    // Events pulled one by one (not `Parser::load`, which recurses per level), stopping at the
+    // first error.
+    while b.error.is_none() {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) => break,
+            Ok((ev, mark)) => b.on_event(ev, mark),
+            Err(e) => return Err((e.marker().line().max(1), format!("YAML syntax error: {}", e.info()))),
+        }
     }
     if let Some(e) = b.error {
         return Err(e);
@@ -91,8 +104,10 @@ enum Open {
 struct Builder {
     stack: Vec<Open>,
     docs: Vec<Node>,
-    anchors: HashMap<usize, (Node, usize)>,
+    /// Anchored node, its node count, its scalar bytes.
+    anchors: HashMap<usize, (Node, usize, usize)>,
     nodes: usize,
+    alias_bytes: usize,
     error: Option<(usize, String)>,
 }
 
@@ -137,7 +152,7 @@ impl Builder {
 
     fn remember(&mut self, anchor: usize, node: &Node, size: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, (node.clone(), size));
+            self.anchors.insert(anchor, (node.clone(), size, text_bytes(node)));
         }
     }
 
@@ -180,6 +195,9 @@ impl MarkedEventReceiver for Builder {
                 if !self.count(1, line) {
                     return;
                 }
+                if self.stack.len() >= MAX_DEPTH {
+                    return self.fail(line, format!("nested more than {MAX_DEPTH} levels deep"));
+                }
                 let seq = matches!(ev, Event::SequenceStart(..));
                 let kind = if seq { Kind::Seq(Vec::new()) } else { Kind::Map(Vec::new()) };
                 let node = Node { line, kind, text: String::new() };
@@ -195,9 +213,17 @@ impl MarkedEventReceiver for Builder {
                 self.insert(node);
             }
             Event::Alias(id) => {
-                let Some((node, size)) = self.anchors.get(&id).cloned() else {
+                let Some((node, size, bytes)) = self.anchors.get(&id).cloned() else {
                     return self.fail(line, "alias to an unknown anchor".into());
                 };
+                self.alias_bytes += bytes;
+                if self.alias_bytes > MAX_ALIAS_BYTES {
+                    let msg = format!(
+                        "the file expands to more than {} MiB through aliases",
+                        MAX_ALIAS_BYTES >> 20
+                    );
+                    return self.fail(line, msg);
+                }
                 if self.count(size, line) {
                     self.insert(node);
                 }
@@ -213,6 +239,16 @@ fn count_nodes(n: &Node) -> usize {
         Kind::Map(entries) => entries.iter().map(|(_, v)| 2 + count_nodes(v)).sum(),
         _ => 0,
     }
+}
+
+/// Scalar text under a node (keys included).
+fn text_bytes(n: &Node) -> usize {
+    n.text.len()
+        + match &n.kind {
+            Kind::Seq(items) => items.iter().map(text_bytes).sum(),
+            Kind::Map(entries) => entries.iter().map(|(k, v)| text_bytes(k) + text_bytes(v)).sum(),
+            _ => 0,
+        }
 }
 
 /// `Ok(suffix)` for the standard tags taxiid understands, `Err(tag)` for anything else.

@@ -210,11 +210,17 @@ impl CustomizeConnection<postgres::Client, postgres::Error> for Session {
         // Every statement reads a page or a few rows: a parallel worker or JIT compilation
         // (which plans estimated over a big table can trigger) costs milliseconds and buys
         // nothing.
+        // A 202 or SUCCESS is sent after COMMIT returns, so COMMIT must mean durable: with a
+        // server-wide `synchronous_commit = off` (a common tuning tip) a PostgreSQL crash lost
+        // acknowledged objects (tests/faults.rs, immediate shutdown). `local` is the least that
+        // keeps the promise; any other setting the operator chose (on, remote_*) stays.
         conn.execute(
             "SELECT pg_catalog.set_config('TimeZone', 'UTC', false), \
                     pg_catalog.set_config('statement_timeout', $1, false), \
                     pg_catalog.set_config('max_parallel_workers_per_gather', '0', false), \
-                    pg_catalog.set_config('jit', 'off', false)",
+                    pg_catalog.set_config('jit', 'off', false), \
+                    CASE WHEN pg_catalog.current_setting('synchronous_commit') = 'off' \
+                         THEN pg_catalog.set_config('synchronous_commit', 'local', false) END",
             &[&self.statement_timeout_ms],
         )
         .map(drop)

@@ -13,6 +13,8 @@ pub struct Head {
     pub headers: Vec<(String, Vec<u8>)>,
     /// The request arrived over TLS (set by the worker before admission).
     pub tls: bool,
+    /// The client's address (set by the worker before admission).
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 impl Head {
@@ -73,6 +75,7 @@ pub fn parse(buf: &[u8]) -> Parsed {
                 minor: req.version.unwrap_or(1),
                 headers: req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
                 tls: false,
+                remote: None,
             };
             Parsed::Complete(head, len)
         }

@@ -11,10 +11,10 @@
 //! worker.rs body (Content-Length/chunked, 100-continue, rate floor) · App · response · log
 //! ```
 
-mod body;
-mod conn;
+pub(crate) mod body;
+pub(crate) mod conn;
 mod front;
-mod head;
+pub(crate) mod head;
 pub mod tls;
 mod worker;
 

@@ -18,6 +18,7 @@ const TICK: Duration = Duration::from_secs(1);
 pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (Conn, bool) {
     let started = Instant::now();
     head.tls = conn.is_tls();
+    head.remote = Some(conn.remote);
     let sock = conn.socket();
     if sock.set_nonblocking(false).is_err()
         || sock.set_read_timeout(Some(TICK)).is_err()
@@ -48,6 +49,15 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
             // Refused before a byte of the body is read (and without 100 Continue).
             keep = false;
             break 'resp app.error(&path, 413, "request body larger than the server accepts");
+        }
+        // Request bodies are never decompressed: a gzip or deflate body used to be read as if
+        // it were JSON or XML, a confusing 422 or BAD_MESSAGE (or stored, if the coding was a
+        // lie). Refused before reading, with the codings we take (RFC 9110 §8.4.1, §12.5.3).
+        if framing != Framing::None && head.header_all("content-encoding").any(|v| !is_identity(v)) {
+            keep = false;
+            break 'resp app
+                .error(&path, 415, "Content-Encoding is not supported: send the body uncompressed")
+                .header("Accept-Encoding", "identity");
         }
         let expect = head.header("expect").map(str::to_ascii_lowercase);
         if expect.as_deref().is_some_and(|e| e != "100-continue") {
@@ -128,6 +138,13 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
     }
     conn.served += 1;
     (conn, keep)
+}
+
+/// A `Content-Encoding` value that leaves the body as it is (`identity`, or empty).
+fn is_identity(value: &[u8]) -> bool {
+    String::from_utf8_lossy(value)
+        .split(',')
+        .all(|c| c.trim().is_empty() || c.trim().eq_ignore_ascii_case("identity"))
 }
 
 fn wants_keep_alive(head: &Head) -> bool {

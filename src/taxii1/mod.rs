@@ -18,7 +18,7 @@ mod inbox;
 mod poll;
 mod service;
 mod subscriptions;
-mod xmlscan;
+pub(crate) mod xmlscan;
 
 pub use service::State;
 

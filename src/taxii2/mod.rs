@@ -5,12 +5,12 @@
 //! Handlers receive an [`Admitted`] request holding the database connection, the caller and
 //! the resolved resources; SQL stays in `db::taxii2`.
 
-mod cursor;
+pub(crate) mod cursor;
 mod discovery;
-mod filter;
+pub(crate) mod filter;
 mod ingest;
 mod objects;
-mod stix;
+pub(crate) mod stix;
 
 use crate::auth::{self, Account, AuthError, Claim, Rights};
 use crate::db::taxii2::{self as q, ApiRoot, Collection};

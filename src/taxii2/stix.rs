@@ -10,6 +10,12 @@ use crate::timefmt;
 /// Largest single object accepted (the whole body is bounded by `max_content_length`).
 pub const MAX_OBJECT_BYTES: usize = 1 << 20;
 
+/// Deepest nesting of arrays and objects in one object (the object itself is level 1).
+/// PostgreSQL's `json` input recurses per level and fails the whole statement ("stack depth
+/// limit exceeded") somewhere in the thousands, which made one deep object a 500 for the whole
+/// envelope (tests/hostile.rs); 128 is serde_json's own limit, far beyond any STIX object.
+pub const MAX_NESTING: usize = 128;
+
 /// One member of a JSON object: the raw key (with quotes, as sent) and the raw value.
 pub struct Member<'a> {
     pub raw_key: &'a str,
@@ -20,15 +26,25 @@ pub struct Member<'a> {
 /// Members of a JSON object, in order. `text` must be valid JSON (serde_json checked it);
 /// returns `None` when it is not an object.
 pub fn members(text: &str) -> Option<Vec<Member<'_>>> {
+    let mut out = Vec::new();
+    for_each_member(text, |m| {
+        out.push(m);
+        true
+    })?;
+    Some(out)
+}
+
+/// Hands the members of a JSON object to `each` in order, without collecting them, until it
+/// returns false. `text` must be valid JSON; `None` when it is not an object.
+pub fn for_each_member<'a>(text: &'a str, mut each: impl FnMut(Member<'a>) -> bool) -> Option<()> {
     let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
     }
     i = skip_ws(b, i + 1);
-    let mut out = Vec::new();
     if b.get(i) == Some(&b'}') {
-        return Some(out);
+        return Some(());
     }
     loop {
         let key_end = string_end(b, i)?;
@@ -40,14 +56,41 @@ pub fn members(text: &str) -> Option<Vec<Member<'_>>> {
         }
         i = skip_ws(b, i + 1);
         let value_end = value_end(b, i)?;
-        out.push(Member { raw_key, key, value: &text[i..value_end] });
+        if !each(Member { raw_key, key, value: &text[i..value_end] }) {
+            return Some(());
+        }
         i = skip_ws(b, value_end);
         match b.get(i) {
             Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return Some(out),
+            Some(b'}') => return Some(()),
             _ => return None,
         }
     }
+}
+
+/// The raw text of each element of a JSON array, in order, found as the iterator goes (no
+/// list is built). `text` must be valid JSON; `None` when it is not an array.
+pub fn elements(text: &str) -> Option<impl Iterator<Item = &str>> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    let mut done = b.get(i) == Some(&b']');
+    Some(std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let end = value_end(b, i)?;
+        let element = &text[i..end];
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            _ => done = true,
+        }
+        Some(element)
+    }))
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -109,6 +152,32 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// Whether the (valid JSON) text nests arrays and objects more than `max` levels deep.
+fn nested_deeper_than(b: &[u8], max: usize) -> bool {
+    let (mut depth, mut i) = (0usize, 0);
+    while i < b.len() {
+        match b[i] {
+            b'"' => match string_end(b, i) {
+                Some(end) => {
+                    i = end;
+                    continue;
+                }
+                None => return false,
+            },
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 /// What a posted element turned out to be.
 pub enum Checked {
     Valid(NewObject),
@@ -131,10 +200,14 @@ pub fn check(raw: &str) -> Checked {
     if raw.len() > MAX_OBJECT_BYTES {
         return invalid(format!("object larger than {MAX_OBJECT_BYTES} bytes"));
     }
-    for (i, m) in members.iter().enumerate() {
-        if members[..i].iter().any(|p| p.key == m.key) {
-            return invalid(format!("duplicate member `{}`", m.key));
-        }
+    if nested_deeper_than(raw.as_bytes(), MAX_NESTING) {
+        return invalid(format!("arrays and objects nested deeper than {MAX_NESTING} levels"));
+    }
+    // A set, not a scan of the earlier members: that was quadratic, and one 1 MB object of
+    // 100,000 members held a worker for more than 30 s (tests/hostile.rs).
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    if let Some(m) = members.iter().find(|m| !seen.insert(m.key.as_str())) {
+        return invalid(format!("duplicate member `{}`", m.key));
     }
     let Some(Some(type_)) = text_of("type") else {
         return invalid("`type` is missing or not a string".into());
@@ -243,6 +316,10 @@ mod tests {
         );
         assert!(members("[1]").is_none());
         assert_eq!(members("{}").unwrap().len(), 0);
+        let list: Vec<&str> = elements(r#" [ 1 , {"a":[2,"]"]}, "x,y" ,[] ] "#).unwrap().collect();
+        assert_eq!(list, vec!["1", r#"{"a":[2,"]"]}"#, r#""x,y""#, "[]"]);
+        assert_eq!(elements("[ ]").unwrap().count(), 0);
+        assert!(elements("{}").is_none());
     }
 
     #[test]
@@ -266,5 +343,19 @@ mod tests {
         ] {
             assert!(matches!(check(bad), Checked::Invalid(..)), "{bad}");
         }
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_strings_do_not_count() {
+        let obj = |inner: &str| {
+            format!(
+                r#"{{"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2023-01-02T00:00:00.000Z","x":{inner},"s":"[[[[{{{{"}}"#
+            )
+        };
+        // The object is level 1: 127 more levels are allowed, 128 are not.
+        let ok = obj(&format!("{}{}", "[".repeat(MAX_NESTING - 1), "]".repeat(MAX_NESTING - 1)));
+        assert!(matches!(check(&ok), Checked::Valid(_)));
+        let deep = obj(&format!("{}{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING)));
+        assert!(matches!(check(&deep), Checked::Invalid(_, _, m) if m.contains("nested deeper")));
     }
 }

@@ -9,7 +9,10 @@
 //! server and removes the directory when the test binary exits, however it exits.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-// HTTP client helpers, the taxiid binary as a process, a throwaway TLS PKI.
+// HTTP client helpers, the taxiid binary as a process, a throwaway TLS PKI, figures for
+// the reliability tests (memory, tables).
+pub mod auth;
+pub mod figures;
 pub mod http;
 pub mod server;
 pub mod taxii1;

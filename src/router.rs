@@ -172,7 +172,7 @@ pub fn decode_segments(raw: &str) -> Result<Vec<String>, &'static str> {
 
 /// `a=1&b=%5Bx%5D` → pairs, percent-decoded (`+` is a space, as browsers and Python encode).
 /// An encoded NUL is refused as in paths: PostgreSQL refuses NUL in text parameters, so
-/// `match[id]=%00` was a 500 (tests/hostile.rs).
+/// `match[id]=%00` was a 500 (tests/hostile_queries.rs).
 pub fn query_pairs(query: &str) -> Result<Vec<(String, String)>, &'static str> {
     let mut out = Vec::new();
     for part in query.split('&').filter(|p| !p.is_empty()) {

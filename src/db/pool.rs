@@ -212,8 +212,9 @@ impl CustomizeConnection<postgres::Client, postgres::Error> for Session {
         // nothing.
         // A 202 or SUCCESS is sent after COMMIT returns, so COMMIT must mean durable: with a
         // server-wide `synchronous_commit = off` (a common tuning tip) a PostgreSQL crash lost
-        // acknowledged objects (tests/faults.rs, immediate shutdown). `local` is the least that
-        // keeps the promise; any other setting the operator chose (on, remote_*) stays.
+        // acknowledged objects (tests/faults_database.rs, immediate shutdown). `local` is the
+        // least that keeps the promise; any other setting the operator chose (on, remote_*)
+        // stays.
         conn.execute(
             "SELECT pg_catalog.set_config('TimeZone', 'UTC', false), \
                     pg_catalog.set_config('statement_timeout', $1, false), \

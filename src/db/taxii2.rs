@@ -444,7 +444,7 @@ type LowerKey<'a> = (Option<PrimitiveDateTime>, Option<&'a str>, Option<Primitiv
 
 fn lower_key(q: &ObjectQuery) -> LowerKey<'_> {
     // 9999-12-31T23:59:59.999999 has no successor in `time`, and `+` panicked (a 500,
-    // tests/hostile.rs); nothing is ever added that late, so that bound stays as it is.
+    // tests/hostile_queries.rs); nothing is ever added that late, so that bound stays as it is.
     let after_added = q.added_after.map(|a| a.checked_add(time::Duration::microseconds(1)).unwrap_or(a));
     match (&q.after, after_added) {
         (Some((d, i, v)), a) if a.is_none_or(|a| *d >= a) => (Some(*d), Some(i.as_str()), Some(*v)),

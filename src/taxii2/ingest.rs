@@ -20,7 +20,7 @@ pub fn add(app: &Taxiid, adm: &mut Admitted, req: &Request) -> Result<Response, 
     let requested = timefmt::to_db(timefmt::now());
     // Checked without building anything, then walked in place: a map of the envelope and a
     // box per element of `objects` cost 20 to 500 times the body for hostile shapes (100,000
-    // numbers in `objects`: 98 MiB for 200 kB, tests/hostile.rs).
+    // numbers in `objects`: 98 MiB for 200 kB, tests/hostile_documents.rs).
     let body: &RawValue = serde_json::from_slice(&req.body)
         .map_err(|e| Error::Status(422, format!("the body is not JSON: {e}")))?;
     let (mut objects, mut repeated) = (None, false);
@@ -83,7 +83,8 @@ pub fn add(app: &Taxiid, adm: &mut Admitted, req: &Request) -> Result<Response, 
 
 /// Invalid objects listed in one status at most. Each costs about a kilobyte (detail row,
 /// status entry) however small it was posted, so `objects` of 100,000 numbers took 98 MiB
-/// for a 200 kB body (tests/hostile.rs). Past this the envelope is refused, nothing stored.
+/// for a 200 kB body (tests/hostile_documents.rs). Past this the envelope is refused,
+/// nothing stored.
 pub const MAX_FAILURES: usize = 1000;
 
 /// `opentaxii_job_detail.stix_id` is `varchar(100)`.
@@ -91,7 +92,8 @@ const STIX_ID_CHARS: usize = 100;
 
 /// Client text made storable in a status detail: PostgreSQL refuses NUL in text and ids
 /// longer than the column, and either made one invalid object a 500 for the whole envelope
-/// (tests/hostile.rs). The status then shows the id without NULs, cut at 100 characters.
+/// (tests/hostile_documents.rs). The status then shows the id without NULs, cut at 100
+/// characters.
 fn storable(s: &str, max_chars: usize) -> String {
     s.chars().filter(|&c| c != '\0').take(max_chars).collect()
 }

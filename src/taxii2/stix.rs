@@ -13,7 +13,8 @@ pub const MAX_OBJECT_BYTES: usize = 1 << 20;
 /// Deepest nesting of arrays and objects in one object (the object itself is level 1).
 /// PostgreSQL's `json` input recurses per level and fails the whole statement ("stack depth
 /// limit exceeded") somewhere in the thousands, which made one deep object a 500 for the whole
-/// envelope (tests/hostile.rs); 128 is serde_json's own limit, far beyond any STIX object.
+/// envelope (tests/hostile_documents.rs); 128 is serde_json's own limit, far beyond any STIX
+/// object.
 pub const MAX_NESTING: usize = 128;
 
 /// One member of a JSON object: the raw key (with quotes, as sent) and the raw value.
@@ -204,7 +205,7 @@ pub fn check(raw: &str) -> Checked {
         return invalid(format!("arrays and objects nested deeper than {MAX_NESTING} levels"));
     }
     // A set, not a scan of the earlier members: that was quadratic, and one 1 MB object of
-    // 100,000 members held a worker for more than 30 s (tests/hostile.rs).
+    // 100,000 members held a worker for more than 30 s (tests/hostile_documents.rs).
     let mut seen = std::collections::HashSet::with_capacity(members.len());
     if let Some(m) = members.iter().find(|m| !seen.insert(m.key.as_str())) {
         return invalid(format!("duplicate member `{}`", m.key));

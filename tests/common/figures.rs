@@ -1,4 +1,5 @@
-//! Figures the reliability tests print (`tests/hostile.rs`, `tests/scaleout.rs`): a child
+//! Figures the reliability tests print (`tests/hostile_connections.rs`,
+//! `tests/hostile_documents.rs`, `tests/hostile_queries.rs`, `tests/scaleout.rs`): a child
 //! process's memory from `/proc/<pid>/status`, the file descriptor limit, and a Markdown
 //! table for the test output (the README's Reliability section quotes these tables).
 

@@ -10,9 +10,11 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 // HTTP client helpers, the taxiid binary as a process, a throwaway TLS PKI, figures for
-// the reliability tests (memory, tables).
+// the reliability tests (memory, tables), the rigs of the hostile-client and fault tests.
 pub mod auth;
+pub mod faults;
 pub mod figures;
+pub mod hostile;
 pub mod http;
 pub mod server;
 pub mod taxii1;

@@ -97,6 +97,11 @@ fn start_reloadable(cfg: Config, migrate: bool) -> Result<(Server<Taxiid>, Optio
     }
     let limits = Limits::from_config(&cfg.http);
     let app = Arc::new(Taxiid::new(Arc::new(cfg), db));
+    // TAXII 1 addresses known from the start, so that a refusal before the first TAXII 1
+    // request (413, 503, …) already reaches a TAXII 1 client as a Status_Message.
+    if let Ok(rows) = app.db.get().and_then(|mut c| crate::db::taxii1::services(&mut c)) {
+        app.taxii1.load(&rows);
+    }
     let server = Server::new(listeners, limits, app).map_err(|e| format!("cannot start the server: {e}"))?;
     for (addr, scheme) in server.local_addrs().iter().zip(schemes) {
         log::info!("listening on {scheme}://{addr}");

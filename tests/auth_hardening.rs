@@ -552,3 +552,32 @@ fn wait_for_log(srv: &Taxiid, needle: &str) -> String {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Timing of unknown names
+// ---------------------------------------------------------------------------------------
+
+/// Seconds one `POST /management/auth` takes.
+fn login_seconds(addr: SocketAddr, user: &str, password: &str) -> f64 {
+    let started = std::time::Instant::now();
+    let r = login_req(addr, user, password);
+    assert_eq!(r.status, 401, "{}", r.text());
+    started.elapsed().as_secs_f64()
+}
+
+#[test]
+fn an_unknown_name_costs_what_the_accounts_own_hash_method_costs() {
+    // An OpenTAXII database whose accounts carry a slow pbkdf2 hash (here 1,000,000 rounds, 4 ×
+    // Werkzeug 2's 260,000): an unknown name must take about as long as a wrong password, or
+    // the response time tells a guesser which names exist.
+    let w = t2::World::new();
+    let addr = w.addr();
+    let slow = format!("pbkdf2:sha256:1000000$NaCl${}", "ab".repeat(32));
+    w.db().execute("UPDATE accounts SET password_hash = $1 WHERE username = 'reader'", &[&slow]).unwrap();
+    let known = login_seconds(addr, "reader", "a wrong password");
+    let unknown = login_seconds(addr, "no-such-name", "a wrong password");
+    let known_again = login_seconds(addr, "reader", "another wrong password");
+    let known = known.min(known_again);
+    println!("wrong password {known:.3} s, unknown name {unknown:.3} s, ratio {:.2}", unknown / known);
+    assert!(unknown > known * 0.6, "unknown name {unknown:.3} s against {known:.3} s for a known one");
+}

@@ -168,6 +168,9 @@ pub struct Auth {
     /// Whether a password hash is being computed (see `hash_turn`).
     hashing: Mutex<bool>,
     hashed: Condvar,
+    /// The hash method (`scrypt:32768:8:1`, `pbkdf2:sha256:260000`, ...) of the last account
+    /// checked: unknown names are hashed the same way, so they cost what a real name costs.
+    timing_method: Mutex<String>,
 }
 
 /// The turn to compute a password hash; gives it up when dropped (also on a panic).
@@ -193,6 +196,7 @@ impl Auth {
             throttle: throttle::Throttle::new(throttle::Policy::default()),
             hashing: Mutex::new(false),
             hashed: Condvar::new(),
+            timing_method: Mutex::new("scrypt:32768:8:1".to_string()),
         }
     }
 
@@ -313,6 +317,10 @@ impl Auth {
                 Some(_turn) if self.throttle.refusal(username, client).is_some() => return None,
                 Some(_turn) => match &row {
                     Some(row) => {
+                        if let Some((method, _)) = row.password_hash.split_once('$') {
+                            *self.timing_method.lock().unwrap_or_else(|e| e.into_inner()) =
+                                method.to_string();
+                        }
                         let ok = password::verify(&row.password_hash, password);
                         if ok {
                             self.remember(key, row);
@@ -322,7 +330,8 @@ impl Auth {
                     None => {
                         // Same cost as a real check, so response time does not reveal which
                         // names exist.
-                        password::verify("pbkdf2:sha256:260000$timing$00", password);
+                        let method = self.timing_method.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        password::verify(&format!("{method}$timing$00"), password);
                         false
                     }
                 },

@@ -479,11 +479,20 @@ pub(crate) fn is_well_formed(bytes: &[u8]) -> bool {
     let Ok(text) = prepare(bytes) else { return false };
     let mut events = config().create_reader(std::io::BufReader::with_capacity(1 << 16, text.as_bytes()));
     let (mut depth, mut roots) = (0usize, 0usize);
+    let mut lt_in_attribute = false;
     let mut work = NamespaceWork { done: 0, budget: namespace_budget(text.len()) };
     loop {
         match events.next() {
             Err(_) | Ok(XmlEvent::Doctype { .. }) => return false,
-            Ok(XmlEvent::EndDocument) => return roots == 1,
+            // xml-rs lets a raw `<` through in an attribute value (namespace declarations
+            // included), which no XML parser may accept; embedded as XML it would make a poll
+            // response malformed. After parsing it looks like a legitimate `&lt;`, so the raw
+            // text decides: the scanner refuses a raw `<` there and proves the escaped form.
+            // Content it cannot prove is carried as text, lossless either way (both cases
+            // found by fuzzing taxii1_message).
+            Ok(XmlEvent::EndDocument) => {
+                return roots == 1 && (!lt_in_attribute || crate::taxii1::xmlscan::surely_well_formed(bytes));
+            }
             Ok(XmlEvent::StartElement { namespace, attributes, .. }) => {
                 depth += 1;
                 if depth == 1 {
@@ -492,16 +501,8 @@ pub(crate) fn is_well_formed(bytes: &[u8]) -> bool {
                 if depth > MAX_DEPTH || work.add(&namespace).is_err() {
                     return false;
                 }
-                // xml-rs lets a raw `<` through in an attribute value (namespace declarations
-                // included), which no XML parser may accept; embedded as XML it would make a
-                // poll response malformed. A legitimate `&lt;` there looks the same after
-                // parsing, so such content is carried as text: lossless either way (found by
-                // fuzzing taxii1_message).
-                if attributes.iter().any(|a| a.value.contains('<'))
-                    || namespace.0.values().any(|u| u.contains('<'))
-                {
-                    return false;
-                }
+                lt_in_attribute |= attributes.iter().any(|a| a.value.contains('<'))
+                    || namespace.0.values().any(|u| u.contains('<'));
             }
             Ok(XmlEvent::EndElement { .. }) => depth = depth.saturating_sub(1),
             Ok(_) => {}

@@ -148,6 +148,14 @@ fn token_command_prints_a_working_jwt() {
     assert_eq!(common::http::request(srv.addr, raw.as_bytes()).status, 200);
     let (code, _, _) = taxiid(&config, &["token", "--username", "nobody"], None);
     assert_eq!(code, 1);
+    let out = ok(&config, &["token", "--username", "robot", "--ttl", "5min", "--json"], None);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["username"], "robot");
+    assert_eq!(v["token"].as_str().unwrap().split('.').count(), 3);
+    let expires = v["expires"].as_str().unwrap();
+    let left = time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339).unwrap()
+        - time::OffsetDateTime::now_utc();
+    assert!((250..=300).contains(&left.whole_seconds()), "expires {expires}");
 }
 
 #[test]
@@ -246,4 +254,60 @@ fn objects_delete_and_jobs_cleanup_really_delete() {
     assert!(ok(&config, &["jobs", "cleanup"], None).contains("1 jobs removed"));
     assert_eq!(count(&mut db, "SELECT count(*) FROM opentaxii_job"), 0);
     assert_eq!(count(&mut db, "SELECT count(*) FROM opentaxii_job_detail"), 0);
+
+    // More rows than one batch (5,000): every batch commits on its own and all go; --json for
+    // scripts. Rows of another collection stay.
+    db.batch_execute(&format!(
+        "INSERT INTO opentaxii_collection (id, api_root_id, title, is_public, is_public_write)
+             SELECT gen_random_uuid(), api_root_id, 'other', false, false FROM opentaxii_collection
+             WHERE id = '{cid}';
+         INSERT INTO opentaxii_stixobject (pk, id, collection_id, type, spec_version, date_added, version, serialized_data)
+             SELECT gen_random_uuid(), 'indicator--' || gen_random_uuid(), c.id, 'indicator', '2.1',
+                    (now() at time zone 'utc') - interval '1 day', now() at time zone 'utc', '{{}}'
+             FROM opentaxii_collection c, generate_series(1, CASE WHEN c.id = '{cid}' THEN 12001 ELSE 7 END)"
+    ))
+    .unwrap();
+    let out = ok(
+        &config,
+        &["objects", "delete", "--collection", &cid, "--before", "2999-01-01T00:00:00Z", "--json"],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v, serde_json::json!({"ok": true, "deleted": 12001}));
+    assert_eq!(count(&mut db, "SELECT count(*) FROM opentaxii_stixobject"), 7);
+
+    db.execute(
+        "INSERT INTO opentaxii_job (id, api_root_id, status, request_timestamp, completed_timestamp,
+             total_count, success_count, failure_count, pending_count)
+         SELECT gen_random_uuid(), api_root_id, 'complete', (now() at time zone 'utc') - interval '3 hours',
+                (now() at time zone 'utc') - interval '3 hours', 0, 0, 0, 0 FROM opentaxii_collection LIMIT 1",
+        &[],
+    )
+    .unwrap();
+    let cleanup = |age: &str| ok(&config, &["jobs", "cleanup", "--older-than", age, "--json"], None);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&cleanup("4h")).unwrap()["removed"], 0);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&cleanup("2h")).unwrap()["removed"], 1);
+}
+
+#[test]
+fn concurrent_default_api_roots_leave_exactly_one_default() {
+    // OpenTAXII's schema cannot say "at most one default": the commands serialise themselves.
+    let conninfo = common::fresh_database();
+    let config = write_config(&conninfo, "");
+    for round in 0..3 {
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    let title = format!("root {round}.{i}");
+                    ok(&config, &["api-root", "add", "--title", &title, "--default"], None);
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let mut db = common::connect(&conninfo);
+        let defaults: i64 =
+            db.query_one(r#"SELECT count(*) FROM opentaxii_api_root WHERE "default""#, &[]).unwrap().get(0);
+        assert_eq!(defaults, 1, "round {round}: {defaults} default API roots");
+    }
 }

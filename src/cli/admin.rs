@@ -207,6 +207,7 @@ pub fn account(cfg: &Config, p: &mut Arguments) -> Result<Outcome, Usage> {
 
 /// `taxiid token --username NAME [--ttl 1h]`: a JWT for automation.
 pub fn token(cfg: &Config, p: &mut Arguments) -> Result<Outcome, Usage> {
+    let json_out = p.contains("--json");
     let username: String = opt(p, "--username")?.ok_or_else(|| Usage("--username is required".into()))?;
     let ttl: Option<String> = opt(p, "--ttl")?;
     super::finish_args(p)?;
@@ -219,7 +220,9 @@ pub fn token(cfg: &Config, p: &mut Arguments) -> Result<Outcome, Usage> {
     let row = try_out!(db::accounts::by_username(&mut *c, &username).map_err(|e| e.to_string()));
     let Some(row) = row else { return Ok(Outcome::Failed(format!("no account named {username}"))) };
     let auth = crate::auth::Auth::new(cfg.auth.secret.as_deref().unwrap_or_default(), false, ttl);
-    println!("{}", auth.token_for(row.id));
+    let token = auth.token_for(row.id);
+    let expires = timefmt::rfc3339(timefmt::now() + ttl);
+    print(json_out, json!({"token": token, "username": username, "expires": expires}), format!("{token}\n"));
     Ok(Outcome::Done)
 }
 
@@ -380,6 +383,7 @@ pub fn objects(cfg: &Config, p: &mut Arguments) -> Result<Outcome, Usage> {
     if action != "delete" {
         return Err(Usage(format!("unknown objects action `{action}`")));
     }
+    let json_out = p.contains("--json");
     let collection: String =
         opt(p, "--collection")?.ok_or_else(|| Usage("--collection is required".into()))?;
     let before: Option<String> = opt(p, "--before")?;
@@ -407,7 +411,7 @@ pub fn objects(cfg: &Config, p: &mut Arguments) -> Result<Outcome, Usage> {
             break;
         }
     }
-    println!("{total} object versions deleted");
+    print(json_out, json!({"ok": true, "deleted": total}), format!("{total} object versions deleted\n"));
     Ok(Outcome::Done)
 }
 
@@ -417,6 +421,7 @@ pub fn jobs(cfg: &Config, p: &mut Arguments) -> Result<Outcome, Usage> {
     if action != "cleanup" {
         return Err(Usage(format!("unknown jobs action `{action}`")));
     }
+    let json_out = p.contains("--json");
     let older: Option<String> = opt(p, "--older-than")?;
     super::finish_args(p)?;
     let age = config::parse_duration(older.as_deref().unwrap_or("24h"))
@@ -432,7 +437,7 @@ pub fn jobs(cfg: &Config, p: &mut Arguments) -> Result<Outcome, Usage> {
             break;
         }
     }
-    println!("{total} jobs removed");
+    print(json_out, json!({"ok": true, "removed": total}), format!("{total} jobs removed\n"));
     Ok(Outcome::Done)
 }
 

@@ -92,7 +92,8 @@ fn command_help(cmd: &str) -> Option<&'static str> {
              New hashes follow auth.password_hash (scrypt, or pbkdf2 for OpenTAXII 0.9.3).\n"
         }
         "token" => {
-            "Usage: taxiid token --username NAME [--ttl DURATION]\n\nPrints a JWT signed with auth.secret.\n"
+            "Usage: taxiid token --username NAME [--ttl DURATION] [--json]\n\nPrints a JWT signed with auth.secret\n\
+             (--json: {\"token\", \"username\", \"expires\"}).\n"
         }
         "api-root" => {
             "Usage: taxiid api-root add --title T [--id UUID] [--description D] [--default] [--public]\n\
@@ -108,11 +109,11 @@ fn command_help(cmd: &str) -> Option<&'static str> {
              --api-root defaults to the default API root. An empty --alias or --description clears it.\n"
         }
         "objects" => {
-            "Usage: taxiid objects delete --collection UUID [--before TIMESTAMP] [--type TYPE]\n\n\
+            "Usage: taxiid objects delete --collection UUID [--before TIMESTAMP] [--type TYPE] [--json]\n\n\
              Deletes TAXII 2.1 object versions added before TIMESTAMP and/or of TYPE, in batches.\n"
         }
         "jobs" => {
-            "Usage: taxiid jobs cleanup [--older-than 24h]\n\nDeletes TAXII 2.1 statuses finished before then.\n"
+            "Usage: taxiid jobs cleanup [--older-than 24h] [--json]\n\nDeletes TAXII 2.1 statuses finished before then.\n"
         }
         "sync" => {
             "Usage: taxiid sync DATA_CONFIG.yml [--check] [--prune] [--json]\n\n\

@@ -67,12 +67,28 @@ pub struct RootFields<'a> {
     pub public: Option<bool>,
 }
 
+/// Serialises commands that make an API root the default (an arbitrary, fixed advisory-lock
+/// key: "taxiid" + 2). Without it two concurrent `--default` commands could both clear the
+/// others under read committed and leave two defaults; OpenTAXII's schema has no constraint
+/// to stop that, and adding one would refuse databases that already break it.
+const DEFAULT_ROOT_LOCK: i64 = 0x7461_7869_6964_0002;
+
+fn clear_default(tx: &mut postgres::Transaction<'_>, except: Option<&str>) -> Result<(), DbError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DEFAULT_ROOT_LOCK])?;
+    tx.execute(
+        r#"UPDATE public.opentaxii_api_root SET "default" = false
+           WHERE "default" AND ($1::text IS NULL OR id <> $1::text::uuid)"#,
+        &[&except],
+    )?;
+    Ok(())
+}
+
 /// Creates an API root (id chosen or generated); `--default` clears the others in the same
 /// transaction, so there is never more than one default.
 pub fn add_api_root(c: &mut impl GenericClient, id: Option<&str>, f: &RootFields) -> Result<String, DbError> {
     let mut tx = c.transaction()?;
     if f.default == Some(true) {
-        tx.execute(r#"UPDATE public.opentaxii_api_root SET "default" = false WHERE "default""#, &[])?;
+        clear_default(&mut tx, None)?;
     }
     let id: String = tx
         .query_one(
@@ -94,7 +110,7 @@ pub fn add_api_root(c: &mut impl GenericClient, id: Option<&str>, f: &RootFields
 pub fn update_api_root(c: &mut impl GenericClient, id: &str, f: &RootFields) -> Result<bool, DbError> {
     let mut tx = c.transaction()?;
     if f.default == Some(true) {
-        tx.execute(r#"UPDATE public.opentaxii_api_root SET "default" = false WHERE "default" AND id <> $1::text::uuid"#, &[&id])?;
+        clear_default(&mut tx, Some(id))?;
     }
     let n = tx.execute(
         r#"UPDATE public.opentaxii_api_root SET title = coalesce($2, title),

@@ -108,7 +108,7 @@ fn taxii1_status(app: &Taxiid, head: &Head, message: &str) -> Response {
         .header("Content-Type", "application/xml")
         .header("X-TAXII-Content-Type", version.message_binding())
         .header("X-TAXII-Services", version.services())
-        .header("X-TAXII-Protocol", if head.tls { PROTOCOL_HTTPS } else { PROTOCOL_HTTP })
+        .header("X-TAXII-Protocol", if head.https() { PROTOCOL_HTTPS } else { PROTOCOL_HTTP })
         .body(messages::write(version, &msg))
 }
 
@@ -169,8 +169,8 @@ impl http::App for Taxiid {
         }
     }
 
-    fn error(&self, path: &str, status: u16, message: &str) -> Response {
-        if let Some(r) = crate::taxii1::http_failure(self, path, status, message) {
+    fn error(&self, path: &str, tls: bool, status: u16, message: &str) -> Response {
+        if let Some(r) = crate::taxii1::http_failure(self, path, tls, status, message) {
             return r;
         }
         let r = error_body(path, status, message);

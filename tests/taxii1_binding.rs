@@ -532,6 +532,20 @@ fn s2_5_https_answers_name_the_https_binding() {
         assert_eq!(r.header("x-taxii-content-type"), Some(MESSAGE_BINDING_XML_11));
         parse(&r.body).unwrap();
     }
+    // A refusal before the body is read (here a body over http.max_body_bytes) names the
+    // https binding too.
+    let mut tls = pki.connect(srv.addr);
+    let head = format!(
+        "POST {POLL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\nContent-Length: 10000000000\r\n\r\n"
+    );
+    std::io::Write::write_all(&mut tls, head.as_bytes()).unwrap();
+    let r = common::http::read_response(&mut tls);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-taxii-protocol"), Some(PROTOCOL_HTTPS), "{}", r.text());
+    let (_, Message::StatusMessage(s)) = parse(&r.body).unwrap() else { panic!("{}", r.text()) };
+    assert_eq!(s.status_type, StatusType::Failure);
+    assert!(s.message.as_deref().unwrap_or_default().contains("HTTP 413"), "{:?}", s.message);
+
     // The discovery answer lists both bindings, with their schemes, whatever the transport.
     let r = send(DISCOVERY, &discovery_request());
     let (_, Message::DiscoveryResponse(d)) = parse(&r.body).unwrap() else { panic!("{}", r.text()) };
@@ -546,6 +560,25 @@ fn s2_5_https_answers_name_the_https_binding() {
         disc,
         [(PROTOCOL_HTTP.to_string(), abs(DISCOVERY)), (PROTOCOL_HTTPS.to_string(), abs_https(DISCOVERY))]
     );
+}
+
+#[test]
+fn s2_5_behind_a_tls_terminating_proxy_x_forwarded_proto_names_the_https_binding() {
+    let w = World::new();
+    let c = w.anon();
+    let protocol = |forwarded: Option<&str>| {
+        let mut req = c.req(DISCOVERY, write(Version::V11, &discovery_request()));
+        if let Some(f) = forwarded {
+            req = req.header("X-Forwarded-Proto", f);
+        }
+        let r = req.send(w.addr());
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.header("x-taxii-protocol").unwrap_or_default().to_string()
+    };
+    assert_eq!(protocol(None), PROTOCOL_HTTP);
+    assert_eq!(protocol(Some("https")), PROTOCOL_HTTPS);
+    assert_eq!(protocol(Some("HTTPS, http")), PROTOCOL_HTTPS);
+    assert_eq!(protocol(Some("http")), PROTOCOL_HTTP);
 }
 
 #[test]

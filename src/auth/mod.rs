@@ -250,6 +250,9 @@ impl Auth {
 
     /// What an `Authorization` header claims, checked as far as it can be without the
     /// database: a bearer token's signature and expiry, the shape of Basic credentials.
+    /// A header that cannot be read is refused, not taken as anonymous as OpenTAXII does:
+    /// a client whose credentials are garbled should learn it, not get an open service's
+    /// partial view (README, TAXII 1.0 and 1.1).
     pub fn claim(&self, header: Option<&str>) -> Result<Claim, AuthError> {
         let Some(value) = header else { return Ok(Claim::Anonymous) };
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));

@@ -342,7 +342,7 @@ impl<A: App> Server<A> {
     /// Answers a request the front refuses by itself (malformed or oversize head, timeout).
     fn refuse(&mut self, idx: usize, mut conn: Conn, status: u16, msg: &str) {
         let started = conn.head_started.unwrap_or_else(Instant::now);
-        let resp = self.shared.app.error(&head::path_hint(&conn.buf), status, msg);
+        let resp = self.shared.app.error(&head::path_hint(&conn.buf), conn.is_tls(), status, msg);
         let bytes = worker::encode_simple(resp);
         // Best effort: the socket is non-blocking and we close right after.
         let _ = conn.write_all(&bytes);

@@ -27,6 +27,16 @@ impl Head {
         self.target.split_once('?').map_or("", |(_, q)| q)
     }
 
+    /// Whether the client's scheme is https: TLS here, or `X-Forwarded-Proto: https` from a
+    /// TLS-terminating proxy. Only names a binding in answers (TAXII 1's `X-TAXII-Protocol`);
+    /// nothing that matters for security follows from it, so a client claiming it gains nothing.
+    pub fn https(&self) -> bool {
+        self.tls
+            || self.header("x-forwarded-proto").is_some_and(|v| {
+                v.split(',').next().is_some_and(|first| first.trim().eq_ignore_ascii_case("https"))
+            })
+    }
+
     /// The first value of a header (case-insensitive name), when it is valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -158,8 +158,9 @@ pub trait App: Send + Sync + 'static {
     fn handle(&self, ticket: Self::Ticket, request: Request) -> Response;
 
     /// A protocol-shaped error for failures outside a handler: framing errors, timeouts,
-    /// oversize requests, panics. `path` is the request path when one was read.
-    fn error(&self, path: &str, status: u16, message: &str) -> Response;
+    /// oversize requests, panics. `path` is the request path when one was read; `tls` says
+    /// whether it came over TLS (TAXII 1 names the binding in a header).
+    fn error(&self, path: &str, tls: bool, status: u16, message: &str) -> Response;
 
     /// Called once per answered request, where the access log line is written (metrics).
     fn observe(&self, _request: &Observation) {}

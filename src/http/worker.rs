@@ -28,6 +28,7 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
     }
     let app = &sh.app;
     let path = head.path().to_string();
+    let tls = conn.is_tls();
     let mut keep = wants_keep_alive(&head) && !sh.stopping.load(Ordering::SeqCst);
     let mut bytes_in = 0;
 
@@ -36,19 +37,19 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
             Ok(f) => f,
             Err((status, msg)) => {
                 keep = false;
-                break 'resp app.error(&path, status, msg);
+                break 'resp app.error(&path, tls, status, msg);
             }
         };
         if head.minor == 1 && head.header("host").is_none() {
             keep = false;
-            break 'resp app.error(&path, 400, "HTTP/1.1 request without Host");
+            break 'resp app.error(&path, tls, 400, "HTTP/1.1 request without Host");
         }
         if let Framing::Length(n) = framing
             && n > sh.limits.max_body_bytes
         {
             // Refused before a byte of the body is read (and without 100 Continue).
             keep = false;
-            break 'resp app.error(&path, 413, "request body larger than the server accepts");
+            break 'resp app.error(&path, tls, 413, "request body larger than the server accepts");
         }
         // Request bodies are never decompressed: a gzip or deflate body used to be read as if
         // it were JSON or XML, a confusing 422 or BAD_MESSAGE (or stored, if the coding was a
@@ -56,13 +57,13 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
         if framing != Framing::None && head.header_all("content-encoding").any(|v| !is_identity(v)) {
             keep = false;
             break 'resp app
-                .error(&path, 415, "Content-Encoding is not supported: send the body uncompressed")
+                .error(&path, tls, 415, "Content-Encoding is not supported: send the body uncompressed")
                 .header("Accept-Encoding", "identity");
         }
         let expect = head.header("expect").map(str::to_ascii_lowercase);
         if expect.as_deref().is_some_and(|e| e != "100-continue") {
             keep = false;
-            break 'resp app.error(&path, 417, "only Expect: 100-continue is supported");
+            break 'resp app.error(&path, tls, 417, "only Expect: 100-continue is supported");
         }
         let ticket = match app.admit(&head) {
             Ok(t) => t,
@@ -95,12 +96,17 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
                 match e {
                     BodyError::Gone => return (conn, false),
                     BodyError::TooLarge => {
-                        break 'resp app.error(&path, 413, "request body larger than the server accepts");
+                        break 'resp app.error(
+                            &path,
+                            tls,
+                            413,
+                            "request body larger than the server accepts",
+                        );
                     }
                     BodyError::Timeout => {
-                        break 'resp app.error(&path, 408, "request body arrived too slowly");
+                        break 'resp app.error(&path, tls, 408, "request body arrived too slowly");
                     }
-                    BodyError::Malformed(m) => break 'resp app.error(&path, 400, m),
+                    BodyError::Malformed(m) => break 'resp app.error(&path, tls, 400, m),
                 }
             }
         };
@@ -109,7 +115,7 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
             Ok(r) => r,
             Err(_) => {
                 // The panic hook has logged the message and location.
-                app.error(&path, 500, "internal error")
+                app.error(&path, tls, 500, "internal error")
             }
         }
     };

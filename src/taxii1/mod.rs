@@ -131,7 +131,7 @@ pub fn admit(app: &Taxiid, head: &Head) -> Option<Result<Admitted, Response>> {
             let taxii =
                 head.header("x-taxii-content-type").is_some() || head.header("x-taxii-services").is_some();
             if taxii || app.taxii1.was_address(path) {
-                return Some(Err(error_response(app, path, hint, head.tls, "0", Error::Db(e))));
+                return Some(Err(error_response(app, path, hint, head.https(), "0", Error::Db(e))));
             }
             return Some(Err(app.failure(path, e.into())));
         }
@@ -157,7 +157,7 @@ fn admit_checks(
     let service = &services[idx];
     let status = |st: StatusType, msg: &str| {
         let s = StatusMessage::new("0", st).with_message(msg);
-        taxii_response(hint, head.tls, &s.into_message())
+        taxii_response(hint, head.https(), &s.into_message())
     };
     if !matches!(head.method.as_str(), "POST" | "OPTIONS") {
         return Err(
@@ -171,7 +171,9 @@ fn admit_checks(
             crate::metrics::auth_failure(crate::metrics::AuthFailure::Taxii1);
             return Err(status(unauthorized, "The credentials are not valid"));
         }
-        Err(AuthError::Db(e)) => return Err(error_response(app, path, hint, head.tls, "0", Error::Db(e))),
+        Err(AuthError::Db(e)) => {
+            return Err(error_response(app, path, hint, head.https(), "0", Error::Db(e)));
+        }
     };
     if service.authentication_required && account.is_none() {
         return Err(status(unauthorized, "This service requires authentication"));
@@ -197,7 +199,7 @@ fn admit_checks(
         let s = StatusMessage::new("0", StatusType::UnsupportedMessage)
             .with_details(supported_bindings())
             .with_message(format!("TAXII Content Type \"{binding}\" is not supported"));
-        return Err(taxii_response(hint, head.tls, &s.into_message()));
+        return Err(taxii_response(hint, head.https(), &s.into_message()));
     }
     // A substring test, as OpenTAXII's: `application/xml; charset=utf-8` passes.
     if !content_type.to_ascii_lowercase().contains("application/xml") {
@@ -208,7 +210,7 @@ fn admit_checks(
 }
 
 pub fn handle(app: &Taxiid, adm: Admitted, req: Request) -> Response {
-    let (hint, tls) = (adm.hint, req.tls);
+    let (hint, tls) = (adm.hint, req.head.https());
     let who = adm.caller.account.as_ref().map(|a| a.username.clone());
     let resp = match catch_unwind(AssertUnwindSafe(|| process(app, adm, &req))) {
         Ok(r) => r,
@@ -231,11 +233,18 @@ fn process(app: &Taxiid, mut adm: Admitted, req: &Request) -> Response {
         Err(e) => {
             let v = e.version.unwrap_or(adm.hint);
             let irt = e.message_id.as_deref().unwrap_or("0");
-            return error_response(app, path, v, req.tls, irt, refuse(StatusType::BadMessage, e.message));
+            return error_response(
+                app,
+                path,
+                v,
+                req.head.https(),
+                irt,
+                refuse(StatusType::BadMessage, e.message),
+            );
         }
     };
     let irt = msg.message_id().to_string();
-    let fail = |v: Version, e: Error| error_response(app, path, v, req.tls, &irt, e);
+    let fail = |v: Version, e: Error| error_response(app, path, v, req.head.https(), &irt, e);
     // Admission accepted the header; OpenTAXII validates the body against its schema.
     let declared = req.head.header("x-taxii-content-type").and_then(Version::from_message_binding);
     if let Some(d) = declared.filter(|d| *d != version) {
@@ -274,7 +283,7 @@ fn process(app: &Taxiid, mut adm: Admitted, req: &Request) -> Response {
         _ => Err(refuse(StatusType::Failure, "Message not supported by this service")),
     };
     match result {
-        Ok(m) => taxii_response(version, req.tls, &m),
+        Ok(m) => taxii_response(version, req.head.https(), &m),
         Err(e) => fail(version, e),
     }
 }
@@ -384,7 +393,7 @@ fn accepts_xml(accept: Option<&str>) -> bool {
 /// An HTTP-level refusal (body too large or too slow, malformed framing, a panic) at a
 /// TAXII 1.x service address, as the Status_Message cabby and libtaxii can read: FAILURE in
 /// HTTP 200. `None` when `path` is not a service address.
-pub fn http_failure(app: &Taxiid, path: &str, status: u16, message: &str) -> Option<Response> {
+pub fn http_failure(app: &Taxiid, path: &str, tls: bool, status: u16, message: &str) -> Option<Response> {
     if path.is_empty() || !app.taxii1.was_address(path) {
         return None;
     }
@@ -393,7 +402,7 @@ pub fn http_failure(app: &Taxiid, path: &str, status: u16, message: &str) -> Opt
     s.message = Some(text);
     // The request was not read, so its version is unknown: 1.1, as OpenTAXII answers then.
     let close = status == 413 || status == 408 || status == 400;
-    let mut r = taxii_response(Version::V11, false, &s.into_message());
+    let mut r = taxii_response(Version::V11, tls, &s.into_message());
     r.close = close;
     Some(r)
 }

@@ -44,7 +44,7 @@ impl App for TestApp {
         }
     }
 
-    fn error(&self, _path: &str, status: u16, message: &str) -> Response {
+    fn error(&self, _path: &str, _tls: bool, status: u16, message: &str) -> Response {
         Response::new(status).header("Content-Type", "text/plain").body(format!("E{status} {message}"))
     }
 }

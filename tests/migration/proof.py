@@ -23,6 +23,7 @@ import socket
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 DISCOVERY_11 = (
@@ -138,6 +139,23 @@ def main(argv):
             raise SystemExit(f"GET collections: {status} {body[:200]!r}")
         for c in json.loads(body).get("collections", []):
             print(f"{c['id']}|{c['title']}|{c.get('alias', '-')}")
+    elif cmd == "taxii2-objects":
+        # Every version of every object in a collection, one id per line, sorted; pages
+        # followed through `next`.
+        base, token, root, coll = args
+        hdrs = {"Accept": "application/taxii+json;version=2.1", "Authorization": "Bearer " + token}
+        url = f"{base}/taxii2/{root}/collections/{coll}/objects/?match%5Bversion%5D=all&limit=3"
+        ids, after = [], None
+        for _ in range(1000):
+            status, body = http("GET", url + (f"&next={urllib.parse.quote(after)}" if after else ""), headers=hdrs)
+            if status != 200:
+                raise SystemExit(f"GET objects: {status} {body[:200]!r}")
+            page = json.loads(body)
+            ids += [o["id"] for o in page.get("objects", [])]
+            if not page.get("more"):
+                break
+            after = page["next"]
+        print("\n".join(sorted(ids)))
     else:
         raise SystemExit(f"unknown command {cmd}")
     return 0

@@ -311,3 +311,67 @@ fn concurrent_default_api_roots_leave_exactly_one_default() {
         assert_eq!(defaults, 1, "round {round}: {defaults} default API roots");
     }
 }
+
+/// Runs `inner` under bash in a real terminal (util-linux `script`, a pty), typing each of
+/// `keys` after 1.5 s; returns what the terminal showed.
+fn in_terminal(inner: &str, keys: &[&[u8]]) -> String {
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &format!("bash -c \"{inner}\""), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("util-linux script (Debian: bsdutils, essential)");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut buf) {
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).replace('\r', "")
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    for k in keys {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        stdin.write_all(k).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    drop(stdin);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "script did not end");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    reader.join().unwrap()
+}
+
+#[test]
+fn the_password_prompt_does_not_echo_and_ctrl_c_turns_echo_back_on() {
+    // bash runs what follows taxiid only when taxiid handled a SIGINT itself: a process killed
+    // by it takes bash down too.
+    let conninfo = common::fresh_database();
+    let config = write_config(&conninfo, "");
+    let inner = |user: &str| {
+        format!(
+            "stty echo; {BIN} account add {user} --config {}; echo rc=\\$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo",
+            config.display()
+        )
+    };
+    let mut db = common::connect(&conninfo);
+    let mut accounts = |user: &str| -> i64 {
+        db.query_one("SELECT count(*) FROM accounts WHERE username = $1", &[&user]).unwrap().get(0)
+    };
+
+    let out = in_terminal(&inner("typed"), &[b"pw-typed-7f3a\r", b"pw-typed-7f3a\r"]);
+    assert!(out.contains("Password:") && out.contains("Repeat password:"), "no prompts: {out:?}");
+    assert!(!out.contains("pw-typed-7f3a"), "the password was echoed: {out:?}");
+    assert!(out.lines().any(|l| l == "rc=0") && out.lines().any(|l| l == "echo"), "{out:?}");
+    assert_eq!(accounts("typed"), 1);
+
+    let out = in_terminal(&inner("interrupted"), &[b"\x03"]);
+    assert!(out.contains("Password:"), "no prompt: {out:?}");
+    assert!(out.lines().any(|l| l == "rc=130"), "taxiid did not exit as SIGINT asks: {out:?}");
+    assert!(out.lines().any(|l| l == "echo"), "echo is still off: {out:?}");
+    assert_eq!(accounts("interrupted"), 0);
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use pico_args::Arguments;
 use serde_json::{Value, json};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
 use super::{Usage, table};
 use crate::auth::password;
@@ -94,10 +95,24 @@ fn prompt_password() -> Result<String, String> {
         eprintln!();
         Ok(line.trim_end_matches(['\r', '\n']).to_string())
     };
+    // Ctrl-C (or a kill) while echo is off would leave the operator's terminal silent: a
+    // signal turns echo back on before exiting as the signal would have.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])
+        .map_err(|e| format!("signals: {e}"))?;
+    let on_signal = signals.handle();
+    let watcher = std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let _ = stty("echo");
+            eprintln!();
+            std::process::exit(128 + sig);
+        }
+    });
     stty("-echo").map_err(|e| format!("stty: {e}"))?;
     let first = ask("Password: ");
     let second = ask("Repeat password: ");
     let _ = stty("echo");
+    on_signal.close();
+    let _ = watcher.join();
     let (first, second) = (first?, second?);
     if first != second {
         return Err("the passwords differ".into());

@@ -65,7 +65,16 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
             keep = false;
             break 'resp app.error(&path, tls, 417, "only Expect: 100-continue is supported");
         }
-        let ticket = match app.admit(&head) {
+        // Admission does real work (credentials, database lookups): its panics are caught like
+        // the handler's, answered 500 without reading the body.
+        let admitted = match catch_unwind(AssertUnwindSafe(|| app.admit(&head))) {
+            Ok(a) => a,
+            Err(_) => {
+                keep = false;
+                break 'resp app.error(&path, tls, 500, "internal error");
+            }
+        };
+        let ticket = match admitted {
             Ok(t) => t,
             Err(r) => {
                 // An unread body makes the connection unusable, unless it is already here.

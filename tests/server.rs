@@ -270,6 +270,42 @@ fn dev_runs_a_private_cluster_and_reuses_it() {
 }
 
 #[test]
+fn dev_works_from_a_directory_postgres_cannot_enter() {
+    // The README's first command, run as root from a clone under root's 0700 home: PostgreSQL
+    // runs unprivileged and cannot enter it, so the cluster goes under /var/tmp instead.
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let locked = scratch_dir().join("home");
+    std::fs::create_dir_all(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let dir = locked.join("clone/.taxiid-dev");
+    let mut child = Command::new(BIN)
+        .args(["dev", "--dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (addr, banner) = dev_banner(&mut child);
+    assert!(banner.contains("admin account:  admin"), "{banner}");
+    assert_eq!(get(addr, "/management/ready").status, 200);
+    signal(child.id(), "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let moved = err.lines().find_map(|l| l.split("its cluster lives in ").nth(1)).map(str::trim);
+    if root {
+        let moved = moved.unwrap_or_else(|| panic!("no note on where the cluster went:\n{err}"));
+        assert!(moved.starts_with("/var/tmp/taxiid-dev-"), "{moved}");
+        assert!(!std::path::Path::new(moved).join("pg/data/postmaster.pid").exists());
+        std::fs::remove_dir_all(moved).unwrap();
+    } else {
+        assert!(moved.is_none() && dir.join("pg/data/PG_VERSION").exists(), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&locked);
+}
+
+#[test]
 fn shipped_config_documents_every_key_at_a_valid_default() {
     let sample = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/etc/taxiid.conf")).unwrap();
     // Uncomment each `#key = value` line: the result must be a valid configuration.

@@ -18,11 +18,43 @@ pub struct Options {
 pub fn run(mut cfg: Config, opts: Options) -> Result<(), String> {
     std::fs::create_dir_all(&opts.dir).map_err(|e| format!("{}: {e}", opts.dir.display()))?;
     let dir = opts.dir.canonicalize().map_err(|e| format!("{}: {e}", opts.dir.display()))?;
-    eprintln!("taxiid dev: starting PostgreSQL in {}", dir.join("pg").display());
-    let mut cluster = Cluster::start(&dir.join("pg"), ClusterOptions { ephemeral: false })?;
+    let pg = cluster_dir(&dir)?;
+    eprintln!("taxiid dev: starting PostgreSQL in {}", pg.display());
+    let mut cluster = Cluster::start(&pg, ClusterOptions { ephemeral: false })?;
     let result = serve_on(&mut cfg, &cluster, &dir, opts.listen);
     let stopped = cluster.stop();
     result.and(stopped)
+}
+
+/// `DIR/pg`, unless we run as root and PostgreSQL's user cannot enter DIR (a clone under
+/// root's 0700 home, the usual case on a fresh server): then a directory under /var/tmp named
+/// after DIR, kept across runs and reboots like DIR itself.
+fn cluster_dir(dir: &std::path::Path) -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
+    if crate::db::cluster::server_can_enter(dir)? {
+        return Ok(dir.join("pg"));
+    }
+    // FNV-1a of the path: stable across runs, different per state directory.
+    let hash = dir
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    let parent = PathBuf::from(format!("/var/tmp/taxiid-dev-{hash:016x}"));
+    match std::fs::symlink_metadata(&parent) {
+        // /var/tmp is world-writable: adopt only a directory root made.
+        Ok(m) if !m.is_dir() || m.uid() != 0 => {
+            return Err(format!("{} exists and is not root's directory: remove it", parent.display()));
+        }
+        Ok(_) => {}
+        Err(_) => std::fs::create_dir(&parent).map_err(|e| format!("{}: {e}", parent.display()))?,
+    }
+    eprintln!(
+        "taxiid dev: PostgreSQL runs as an unprivileged user that cannot enter {}; its cluster lives in {}",
+        dir.display(),
+        parent.display()
+    );
+    Ok(parent.join("pg"))
 }
 
 fn serve_on(
@@ -63,6 +95,9 @@ fn serve_on(
         Some(p) => format!("{p}   (shown only now: note it)"),
         None => "(printed on the first run; remove the state directory to start over)".into(),
     };
+    // Single quotes: the generated password is letters and digits, safe in any shell.
+    let basic = format!("admin:{}", seeded.admin_password.as_deref().unwrap_or("PASSWORD"));
+    let first = seeded.collections.first().map_or("COLLECTION", |(id, _)| id.as_str());
     let collections: Vec<String> =
         seeded.collections.iter().map(|(id, t)| format!("    {id}  {t}")).collect();
     let taxii1: Vec<String> =
@@ -74,6 +109,9 @@ fn serve_on(
          \n  API root:       {root}\n  collections:\n{cols}\n\
          \n  TAXII 1 services (collections {t1cols}):\n{t1}\n\
          \n  Try:\n    curl {base}/management/health\n    curl {base}/management/ready\n\
+         \x20   curl -u '{basic}' -H 'Accept: application/taxii+json;version=2.1' {base}/taxii2/\n\
+         \x20   curl -u '{basic}' -H 'Accept: application/taxii+json;version=2.1' \\\n\
+         \x20        '{base}/taxii2/{root}/collections/{first}/objects/?limit=5'\n\
          \x20   taxii-discovery --path {base}/services/discovery   (cabby)\n\
          \n  Ctrl-C stops the server and the PostgreSQL cluster; data stays in {dir}.\n",
         root = seeded.api_root,

@@ -406,6 +406,24 @@ pub fn process_alive(pid: u32) -> bool {
 }
 
 /// `/proc/self` is owned by the effective uid.
+/// Whether the user PostgreSQL will run as can enter `dir` (always, unless we are root and a
+/// parent such as a 0700 home directory shuts the `postgres` user out).
+pub fn server_can_enter(dir: &Path) -> Result<bool, String> {
+    if !running_as_root() {
+        return Ok(true);
+    }
+    let u = unprivileged_user()?;
+    let status = Command::new("sh")
+        .args(["-c", r#"cd -- "$1""#, "sh"])
+        .arg(dir)
+        .uid(u.uid)
+        .gid(u.gid)
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run sh: {e}"))?;
+    Ok(status.success())
+}
+
 fn running_as_root() -> bool {
     fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }

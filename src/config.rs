@@ -329,6 +329,10 @@ impl Config {
         if self.http.header_timeout.is_zero() || self.http.io_timeout.is_zero() {
             return Err("http.header_timeout and http.io_timeout must be positive".into());
         }
+        // 0 would let a client that stops mid-body hold a worker for ever.
+        if self.http.min_body_rate == 0 {
+            return Err("http.min_body_rate must be positive".into());
+        }
         let t = &self.auth.throttle;
         if t.max_failures > 0 {
             if t.backoff.is_zero() || t.backoff > t.backoff_max {

@@ -193,6 +193,12 @@ fn check_config_validates_and_masks_secrets() {
     assert_eq!(code, 1);
     assert!(err.contains("bad.conf:1: http.workers"), "{err}");
 
+    // A body rate of 0 would let a stalled upload hold a worker for ever.
+    std::fs::write(&bad, "listen = 127.0.0.1:9000\nhttp.min_body_rate = 0\n").unwrap();
+    let (code, _, err) = run(&["check-config", "--config", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("http.min_body_rate must be positive"), "{err}");
+
     // Environment overrides the file.
     let out = Command::new(BIN)
         .args(["check-config", "--config", good.to_str().unwrap()])

@@ -1,4 +1,4 @@
-//! TAXII 2.1 cross-cutting rules (checklist §1–§6, /tmp/taxii2-decisions.md): routing and
+//! TAXII 2.1 cross-cutting rules (checklist §1–§6 and its decisions): routing and
 //! methods, media types and negotiation, authentication and hiding, status ownership, error
 //! objects, and the discovery / API root / collections / collection resources.
 

@@ -81,6 +81,9 @@ pub fn get(app: &Taxiid, adm: &mut Admitted, req: &Request) -> Result<Response, 
         if i > 0 {
             body.push(b',');
         }
+        // Versions come from OpenTAXII's `version` column (timestamp, microseconds), not the
+        // object's own string, so they are rendered with six digits as OpenTAXII renders them
+        // (checklist 29 deviates here: the column is what both servers can answer from).
         match route {
             Route::Versions => {
                 body.extend_from_slice(stix::json_string(&timefmt::from_db(r.version)).as_bytes())

@@ -157,6 +157,29 @@ fn https_listener_serves_with_the_configured_certificate() {
     let mut tls = pki.connect(srv.addr);
     tls.write_all(b"GET /management/ready HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut tls).status, 200);
+
+    // TLS 1.2 and 1.3 only (TAXII 2.1 §8.2; checklist 2), asked of OpenSSL's client. No early
+    // data is offered in 1.3 (0-RTT is off).
+    // SECLEVEL=0 lets OpenSSL's client offer the old versions, so a refusal is the server's.
+    let handshake = |version: &str| {
+        let out = Command::new("openssl")
+            .args(["s_client", "-connect", &srv.addr.to_string(), version, "-brief"])
+            .args(["-cipher", "DEFAULT@SECLEVEL=0"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("openssl");
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for version in ["-tls1_2", "-tls1_3"] {
+        let (ok, log) = handshake(version);
+        assert!(ok && log.contains("CONNECTION ESTABLISHED"), "{version}: {log}");
+    }
+    for version in ["-tls1", "-tls1_1"] {
+        let (ok, log) = handshake(version);
+        assert!(!ok && !log.contains("CONNECTION ESTABLISHED"), "{version} was accepted: {log}");
+        // "SSL alert number": the server answered the offer with an alert.
+        assert!(log.contains("SSL alert number"), "{version} not refused by the server: {log}");
+    }
 }
 
 #[test]

@@ -441,3 +441,28 @@ fn t21_65_66_envelope_and_empty_results() {
     assert_eq!(r.header("content-range"), None);
     assert_eq!(ids(&r).len(), 5);
 }
+
+#[test]
+fn t21_47_52_cursors_are_url_safe_and_a_page_emptied_meanwhile_is_empty() {
+    let w = World::new();
+    let admin = w.as_user("admin");
+    let objs: Vec<Value> = (1..=4).map(|n| sdo("indicator", n, &ts("2020-01-01"))).collect();
+    w.add("admin", PUBLIC, &objs);
+    let first = ok(&admin, &objects(PUBLIC), &[("limit", "2")]);
+    let body = first.json();
+    assert_eq!(body["more"], true);
+    let next = body["next"].as_str().unwrap().to_string();
+    // 47: clients URL-encode `next` or not; it holds only RFC 3986 unreserved characters, so
+    // nothing in it changes either way.
+    assert!(
+        !next.is_empty() && next.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)),
+        "{next}"
+    );
+    // 52: the rest deleted before the client asks: the next page is an empty envelope.
+    for n in 3..=4 {
+        assert_eq!(admin.delete(&object(PUBLIC, &sid("indicator", n))).status, 200);
+    }
+    let r = ok(&admin, &objects(PUBLIC), &[("limit", "2"), ("next", &next)]);
+    assert_eq!(r.json(), serde_json::json!({}), "{}", r.text());
+    assert!(r.header("x-taxii-date-added-first").is_none());
+}

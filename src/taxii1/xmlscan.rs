@@ -34,7 +34,9 @@ pub fn surely_well_formed(bytes: &[u8]) -> bool {
     if control || (ef && b.windows(3).any(|w| w[0] == 0xEF && w[1] == 0xBF && w[2] >= 0xBE)) {
         return false;
     }
-    Scanner { b, i: 0, open: Vec::new(), scope: Vec::new(), work: 0 }.document().is_some()
+    Scanner { b, i: 0, open: Vec::new(), scope: Vec::new(), attributes: Vec::new(), work: 0 }
+        .document()
+        .is_some()
 }
 
 struct Scanner<'a> {
@@ -44,6 +46,8 @@ struct Scanner<'a> {
     open: Vec<(&'a [u8], usize)>,
     /// Declared prefixes in scope (an empty prefix is a default namespace).
     scope: Vec<&'a [u8]>,
+    /// The current start tag's attribute names, kept to reuse the allocation tag after tag.
+    attributes: Vec<&'a [u8]>,
     /// xml-rs's namespace bookkeeping work, bounded by its budget (see `xmlin`).
     work: usize,
 }
@@ -244,7 +248,8 @@ impl<'a> Scanner<'a> {
         let name = self.name()?;
         ok(!name.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(b"xml")))?;
         let outer = self.scope.len();
-        let mut attributes: Vec<&[u8]> = Vec::new();
+        let mut attributes = std::mem::take(&mut self.attributes);
+        attributes.clear();
         let empty = loop {
             let ws = self.skip_ws();
             if self.eat(b"/>") {
@@ -285,6 +290,7 @@ impl<'a> Scanner<'a> {
                     .any(|o| o != attr && Self::prefix(o).is_some() && Self::local(o) == local))?;
             }
         }
+        self.attributes = attributes;
         if let Some(p) = Self::prefix(name) {
             ok(self.declared(p))?;
         }

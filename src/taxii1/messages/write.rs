@@ -17,9 +17,25 @@ type Attrs<'a> = Vec<(&'a str, Option<&'a str>)>;
 
 /// Serialises `msg` as a TAXII `version` message.
 pub fn write(version: Version, msg: &Message) -> Vec<u8> {
-    let mut w = W { out: Writer::new(version.prefix()), v: version };
+    let mut w = W { out: Writer::with_capacity(version.prefix(), size_hint(msg)), v: version };
     w.message(msg);
     w.out.finish()
+}
+
+/// Roughly the bytes `msg` takes, so that a poll answer of a few hundred KB is written into
+/// one allocation instead of a dozen doublings, each copying all that came before.
+fn size_hint(msg: &Message) -> usize {
+    let blocks = match msg {
+        Message::PollResponse(m) => &m.content_blocks,
+        Message::InboxMessage(m) => &m.content_blocks,
+        _ => return 1024,
+    };
+    // Markup around each block: binding, timestamp, message and indentation.
+    blocks
+        .iter()
+        .map(|cb| cb.content.bytes.len() + 512 + cb.message.as_ref().map_or(0, |m| m.len()))
+        .sum::<usize>()
+        + 1024
 }
 
 /// A TAXII 1 timestamp on the wire: at most six fraction digits and a zone, as the XSD

@@ -50,8 +50,8 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn new(prefix: &'static str) -> Writer {
-        let mut buf = Vec::with_capacity(1024);
+    pub(crate) fn with_capacity(prefix: &'static str, capacity: usize) -> Writer {
+        let mut buf = Vec::with_capacity(capacity);
         buf.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
         Writer { buf, prefix, open: Vec::new() }
     }

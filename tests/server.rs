@@ -23,6 +23,39 @@ fn health_and_ready_answer() {
     assert_eq!(r.json(), serde_json::json!({"ready": true}));
     assert_eq!(r.header("server"), Some("taxiid"));
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    // Date in RFC 9110's IMF-fixdate, and now.
+    let date = r.header("date").expect("a Date header");
+    let format = time::format_description::parse_borrowed::<2>(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT",
+    )
+    .unwrap();
+    let sent = time::PrimitiveDateTime::parse(date, &format)
+        .unwrap_or_else(|e| panic!("Date {date:?}: {e}"))
+        .assume_utc();
+    let skew = (time::OffsetDateTime::now_utc() - sent).abs();
+    assert!(skew < time::Duration::seconds(5), "Date {date} is {skew} off");
+}
+
+/// Readiness follows the schema while serving: a database whose schema falls behind (here a
+/// recorded migration removed, as after restoring an older dump) is not ready, naming the
+/// command that fixes it; `taxiid migrate` makes it ready again without a restart.
+#[test]
+fn ready_is_503_while_migrations_are_pending() {
+    let conninfo = common::fresh_database();
+    let srv = Taxiid::start(&conninfo, "");
+    assert_eq!(get(srv.addr, "/management/ready").status, 200);
+    let mut db = common::connect(&conninfo);
+    let latest: i32 = db.query_one("SELECT max(version) FROM taxiid_schema_migrations", &[]).unwrap().get(0);
+    db.execute("DELETE FROM taxiid_schema_migrations WHERE version = $1", &[&latest]).unwrap();
+    let r = get(srv.addr, "/management/ready");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["ready"], false);
+    assert!(r.json()["reason"].as_str().unwrap().contains("taxiid migrate"), "{}", r.text());
+    // Liveness does not depend on the schema.
+    assert_eq!(get(srv.addr, "/management/health").status, 200);
+    let (code, _, err) = run(&["migrate", "--config", write_config(&conninfo, "").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(get(srv.addr, "/management/ready").status, 200);
 }
 
 #[test]

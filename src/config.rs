@@ -107,6 +107,9 @@ pub struct Config {
     /// `GET /management/metrics` answers anonymous callers too (else admins only).
     pub metrics_public: bool,
     pub log_level: log::LevelFilter,
+    /// `TAXIID_*` environment variables that name no setting (a typo would otherwise go
+    /// unnoticed): reported by [`Config::warn_ignored_env`] once logging is up.
+    pub ignored_env: Vec<String>,
 }
 
 impl Default for Config {
@@ -158,6 +161,7 @@ impl Default for Config {
             },
             metrics_public: false,
             log_level: log::LevelFilter::Info,
+            ignored_env: Vec::new(),
         }
     }
 }
@@ -242,7 +246,10 @@ impl Config {
             cfg.listen = listen_from_file;
         }
         for (name, value) in env {
-            let Some(key) = env_key(name) else { continue };
+            let Some(key) = env_key(name) else {
+                cfg.ignored_env.push(name.clone());
+                continue;
+            };
             if key == "listen" {
                 cfg.listen = parse_listen(value).map_err(|e| format!("environment {name}: {e}"))?;
                 continue;
@@ -251,6 +258,15 @@ impl Config {
         }
         cfg.validate().map_err(|e| format!("{file}: {e}"))?;
         Ok(cfg)
+    }
+
+    /// Warns about each ignored `TAXIID_*` variable (values are never shown: they may be secrets).
+    pub fn warn_ignored_env(&self) {
+        for name in &self.ignored_env {
+            log::warn!(
+                "environment variable {name} names no setting and is ignored (see taxiid.conf for the keys)"
+            );
+        }
     }
 
     fn set(&mut self, key: &str, v: &str) -> Result<(), String> {

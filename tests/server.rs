@@ -262,6 +262,28 @@ fn check_config_validates_and_masks_secrets() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("http.workers = 7"));
+
+    // A misspelt variable is named (its value never shown: it may be a secret), not silently
+    // dropped; the configuration stays valid.
+    let out = Command::new(BIN)
+        .args(["check-config", "--config", good.to_str().unwrap()])
+        .env("TAXIID_DATABSE_URL", "host=elsewhere password=typo-secret")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("TAXIID_DATABSE_URL names no setting and is ignored"), "{err}");
+    assert!(!err.contains("typo-secret") && !String::from_utf8_lossy(&out.stdout).contains("typo-secret"));
+    // Commands that log say it as a warning too (this one then fails on the database).
+    let out = Command::new(BIN)
+        .args(["token", "--username", "nobody", "--config", good.to_str().unwrap()])
+        .env("TAXIID_DATABSE_URL", "host=elsewhere password=typo-secret")
+        .env("TAXIID_DATABASE_STARTUP_WAIT", "1s")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WARN") && err.contains("TAXIID_DATABSE_URL names no setting"), "{err}");
+    assert!(!err.contains("typo-secret"), "{err}");
 }
 
 #[test]

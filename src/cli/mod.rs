@@ -267,6 +267,7 @@ fn admin_command(cmd: &str, config_path: &std::path::Path, mut p: pico_args::Arg
         }
     };
     crate::logging::init(log::LevelFilter::Warn.min(cfg.log_level));
+    cfg.warn_ignored_env();
     let outcome = match cmd {
         "account" => admin::account(&cfg, &mut p),
         "token" => admin::token(&cfg, &mut p),
@@ -326,6 +327,7 @@ fn finish(p: pico_args::Arguments) -> Result<(), i32> {
 fn load(path: &std::path::Path, allow_missing: bool) -> Result<Config, String> {
     let cfg = Config::load(path, allow_missing)?;
     crate::logging::init(cfg.log_level);
+    cfg.warn_ignored_env();
     Ok(cfg)
 }
 
@@ -352,6 +354,9 @@ fn check_config(path: &std::path::Path) -> i32 {
     {
         eprintln!("taxiid: configuration invalid: {e}");
         return 1;
+    }
+    for name in &cfg.ignored_env {
+        eprintln!("taxiid: warning: environment variable {name} names no setting and is ignored");
     }
     print!("# effective configuration of {}\n{}", path.display(), cfg.render());
     eprintln!("taxiid: configuration valid");

@@ -260,13 +260,16 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Warns about each ignored `TAXIID_*` variable (values are never shown: they may be secrets).
+    /// One line per ignored `TAXIID_*` variable, naming it (never its value: it may be a secret).
+    pub fn ignored_env_warnings(&self) -> impl Iterator<Item = String> + '_ {
+        self.ignored_env
+            .iter()
+            .map(|name| format!("environment variable {name} names no setting and is ignored"))
+    }
+
+    /// [`Config::ignored_env_warnings`] in the log, once logging is up.
     pub fn warn_ignored_env(&self) {
-        for name in &self.ignored_env {
-            log::warn!(
-                "environment variable {name} names no setting and is ignored (see taxiid.conf for the keys)"
-            );
-        }
+        self.ignored_env_warnings().for_each(|w| log::warn!("{w}"));
     }
 
     fn set(&mut self, key: &str, v: &str) -> Result<(), String> {

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::http::{get, read_response, request};
-use common::server::{BIN, Taxiid, run, scratch_dir, signal, write_config};
+use common::server::{BIN, Taxiid, run, run_env, scratch_dir, signal, write_config};
 
 #[test]
 fn health_and_ready_answer() {
@@ -256,32 +256,20 @@ fn check_config_validates_and_masks_secrets() {
     assert!(err.contains("http.min_body_rate must be positive"), "{err}");
 
     // Environment overrides the file.
-    let out = Command::new(BIN)
-        .args(["check-config", "--config", good.to_str().unwrap()])
-        .env("TAXIID_HTTP_WORKERS", "7")
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("http.workers = 7"));
+    let check = ["check-config", "--config", good.to_str().unwrap()];
+    let (_, out, _) = run_env(&check, &[("TAXIID_HTTP_WORKERS", "7")]);
+    assert!(out.contains("http.workers = 7"));
 
     // A misspelt variable is named (its value never shown: it may be a secret), not silently
     // dropped; the configuration stays valid.
-    let out = Command::new(BIN)
-        .args(["check-config", "--config", good.to_str().unwrap()])
-        .env("TAXIID_DATABSE_URL", "host=elsewhere password=typo-secret")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let typo = ("TAXIID_DATABSE_URL", "host=elsewhere password=typo-secret");
+    let (code, out, err) = run_env(&check, &[typo]);
+    assert_eq!(code, 0, "{err}");
     assert!(err.contains("TAXIID_DATABSE_URL names no setting and is ignored"), "{err}");
-    assert!(!err.contains("typo-secret") && !String::from_utf8_lossy(&out.stdout).contains("typo-secret"));
+    assert!(!err.contains("typo-secret") && !out.contains("typo-secret"));
     // Commands that log say it as a warning too (this one then fails on the database).
-    let out = Command::new(BIN)
-        .args(["token", "--username", "nobody", "--config", good.to_str().unwrap()])
-        .env("TAXIID_DATABSE_URL", "host=elsewhere password=typo-secret")
-        .env("TAXIID_DATABASE_STARTUP_WAIT", "1s")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let token = ["token", "--username", "nobody", "--config", good.to_str().unwrap()];
+    let (_, _, err) = run_env(&token, &[typo, ("TAXIID_DATABASE_STARTUP_WAIT", "1s")]);
     assert!(err.contains("WARN") && err.contains("TAXIID_DATABSE_URL names no setting"), "{err}");
     assert!(!err.contains("typo-secret"), "{err}");
 }

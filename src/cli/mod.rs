@@ -355,9 +355,7 @@ fn check_config(path: &std::path::Path) -> i32 {
         eprintln!("taxiid: configuration invalid: {e}");
         return 1;
     }
-    for name in &cfg.ignored_env {
-        eprintln!("taxiid: warning: environment variable {name} names no setting and is ignored");
-    }
+    cfg.ignored_env_warnings().for_each(|w| eprintln!("taxiid: warning: {w}"));
     print!("# effective configuration of {}\n{}", path.display(), cfg.render());
     eprintln!("taxiid: configuration valid");
     0

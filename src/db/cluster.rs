@@ -405,7 +405,6 @@ pub fn process_alive(pid: u32) -> bool {
     stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z'))
 }
 
-/// `/proc/self` is owned by the effective uid.
 /// Whether the user PostgreSQL will run as can enter `dir` (always, unless we are root and a
 /// parent such as a 0700 home directory shuts the `postgres` user out).
 pub fn server_can_enter(dir: &Path) -> Result<bool, String> {
@@ -424,6 +423,7 @@ pub fn server_can_enter(dir: &Path) -> Result<bool, String> {
     Ok(status.success())
 }
 
+/// `/proc/self` is owned by the effective uid.
 fn running_as_root() -> bool {
     fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }

@@ -70,7 +70,6 @@ pub struct Request {
     pub head: Head,
     pub body: Vec<u8>,
     pub remote: SocketAddr,
-    pub tls: bool,
 }
 
 /// A response body: bytes with a known length, or a stream sent with chunked encoding so a

@@ -28,7 +28,7 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
     }
     let app = &sh.app;
     let path = head.path().to_string();
-    let tls = conn.is_tls();
+    let tls = head.tls;
     let mut keep = wants_keep_alive(&head) && !sh.stopping.load(Ordering::SeqCst);
     let mut bytes_in = 0;
 
@@ -119,7 +119,7 @@ pub(super) fn serve<A: App>(sh: &Shared<A>, mut conn: Conn, mut head: Head) -> (
                 }
             }
         };
-        let req = Request { head: head.clone(), body, remote: conn.remote, tls: conn.is_tls() };
+        let req = Request { head: head.clone(), body, remote: conn.remote };
         match catch_unwind(AssertUnwindSafe(|| app.handle(ticket, req))) {
             Ok(r) => r,
             Err(_) => {

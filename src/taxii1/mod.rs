@@ -227,24 +227,17 @@ pub fn handle(app: &Taxiid, adm: Admitted, req: Request) -> Response {
 }
 
 fn process(app: &Taxiid, mut adm: Admitted, req: &Request) -> Response {
-    let path = req.head.path();
+    let (path, https) = (req.head.path(), req.head.https());
     let (version, msg) = match messages::parse(&req.body) {
         Ok(x) => x,
         Err(e) => {
             let v = e.version.unwrap_or(adm.hint);
             let irt = e.message_id.as_deref().unwrap_or("0");
-            return error_response(
-                app,
-                path,
-                v,
-                req.head.https(),
-                irt,
-                refuse(StatusType::BadMessage, e.message),
-            );
+            return error_response(app, path, v, https, irt, refuse(StatusType::BadMessage, e.message));
         }
     };
     let irt = msg.message_id().to_string();
-    let fail = |v: Version, e: Error| error_response(app, path, v, req.head.https(), &irt, e);
+    let fail = |v: Version, e: Error| error_response(app, path, v, https, &irt, e);
     // Admission accepted the header; OpenTAXII validates the body against its schema.
     let declared = req.head.header("x-taxii-content-type").and_then(Version::from_message_binding);
     if let Some(d) = declared.filter(|d| *d != version) {
@@ -283,7 +276,7 @@ fn process(app: &Taxiid, mut adm: Admitted, req: &Request) -> Response {
         _ => Err(refuse(StatusType::Failure, "Message not supported by this service")),
     };
     match result {
-        Ok(m) => taxii_response(version, req.head.https(), &m),
+        Ok(m) => taxii_response(version, https, &m),
         Err(e) => fail(version, e),
     }
 }

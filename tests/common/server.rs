@@ -110,7 +110,17 @@ pub fn signal(pid: u32, sig: &str) {
 
 /// Runs `taxiid ARGS` to completion: (exit code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).env_remove("JOURNAL_STREAM").output().expect("run taxiid");
+    run_env(args, &[])
+}
+
+/// [`run`] with extra environment variables.
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("JOURNAL_STREAM")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run taxiid");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

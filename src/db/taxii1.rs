@@ -10,6 +10,7 @@ use postgres::GenericClient;
 use time::OffsetDateTime;
 
 use super::DbError;
+use super::accounts::AccountRow;
 use super::pool::{Conn, prepared};
 
 /// A `services` row.
@@ -32,6 +33,45 @@ pub fn services(c: &mut Conn) -> Result<Vec<ServiceRow>, DbError> {
     )?;
     let rows = c.query(&statement, &[])?;
     Ok(rows.iter().map(|r| ServiceRow { id: r.get(0), kind: r.get(1), properties: r.get(2) }).collect())
+}
+
+/// [`services`] and the account a request claims (by id for a token, by username for Basic;
+/// neither for an anonymous one), in one round trip: a TAXII 1 request needs both first.
+pub fn services_and_account(
+    c: &mut Conn,
+    account_id: Option<i32>,
+    username: Option<&str>,
+) -> Result<(Vec<ServiceRow>, Option<AccountRow>), DbError> {
+    let statement = prepared(
+        c,
+        "SELECT s.id, coalesce(s.type, ''), s._properties,
+                a.id, coalesce(a.username, ''), coalesce(a.password_hash, ''), coalesce(a.is_admin, false),
+                a._permissions
+         FROM (VALUES (1)) AS one (x)
+         LEFT JOIN LATERAL (
+             SELECT * FROM public.accounts WHERE id = $1::int OR username = $2::text
+         ) a ON true
+         LEFT JOIN public.services s ON true
+         ORDER BY s.date_created NULLS LAST, s.id",
+    )?;
+    let rows = c.query(&statement, &[&account_id, &username])?;
+    let account = rows.first().and_then(|r| {
+        r.get::<_, Option<i32>>(3).map(|id| AccountRow {
+            id,
+            username: r.get(4),
+            password_hash: r.get(5),
+            is_admin: r.get(6),
+            permissions: r.get(7),
+        })
+    });
+    let services = rows
+        .iter()
+        .filter_map(|r| {
+            let id = r.get::<_, Option<String>>(0)?;
+            Some(ServiceRow { id, kind: r.get(1), properties: r.get(2) })
+        })
+        .collect();
+    Ok((services, account))
 }
 
 /// A `data_collections` row; OpenTAXII's client-side defaults fill NULL columns.

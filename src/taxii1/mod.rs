@@ -29,7 +29,8 @@ use messages::{
 };
 use service::Service;
 
-use crate::auth::{self, Account, AuthError, Taxii1Rights};
+use crate::auth::{self, Account, AuthError, Claim, Taxii1Rights};
+use crate::db::accounts::AccountRow;
 use crate::db::{Conn, DbError};
 use crate::http::{Head, Request, Response};
 use crate::server::Taxiid;
@@ -119,11 +120,19 @@ pub(crate) struct Ctx<'a> {
 pub fn admit(app: &Taxiid, head: &Head) -> Option<Result<Admitted, Response>> {
     let path = head.path();
     let hint = version_hint(head);
+    // What the credentials claim is known without the database; the claimed account is read
+    // together with the services.
+    let claim = app.auth.claim(head.header("authorization"));
+    let (account_id, username) = match &claim {
+        Ok(Claim::Account(id)) => (Some(*id), None),
+        Ok(Claim::Basic { username, .. }) => (None, Some(username.as_str())),
+        _ => (None, None),
+    };
     let loaded = app.db.get().and_then(|mut c| {
-        let rows = crate::db::taxii1::services(&mut c)?;
-        Ok((c, rows))
+        let (rows, account) = crate::db::taxii1::services_and_account(&mut c, account_id, username)?;
+        Ok((c, rows, account))
     });
-    let (conn, rows) = match loaded {
+    let (conn, rows, account) = match loaded {
         Ok(x) => x,
         Err(e) => {
             // A TAXII client gets a Status_Message even when it cannot be told whether the
@@ -139,7 +148,7 @@ pub fn admit(app: &Taxiid, head: &Head) -> Option<Result<Admitted, Response>> {
     let services = app.taxii1.load(&rows);
     let decoded = crate::router::percent_decode(path);
     let service = services.iter().position(|s| s.serves(path, decoded.as_deref()))?;
-    Some(admit_checks(app, head, conn, services, service, hint))
+    Some(admit_checks(app, head, conn, services, service, hint, (claim, account)))
 }
 
 /// OpenTAXII's order: method → authentication → service authentication → availability →
@@ -148,10 +157,11 @@ pub fn admit(app: &Taxiid, head: &Head) -> Option<Result<Admitted, Response>> {
 fn admit_checks(
     app: &Taxiid,
     head: &Head,
-    mut conn: Conn,
+    conn: Conn,
     services: Vec<Service>,
     idx: usize,
     hint: Version,
+    (claim, row): (Result<Claim, AuthError>, Option<AccountRow>),
 ) -> Result<Admitted, Response> {
     let path = head.path();
     let service = &services[idx];
@@ -165,7 +175,8 @@ fn admit_checks(
         );
     }
     let unauthorized = StatusType::from_wire(&app.config.taxii1.unauthorized_status);
-    let account = match app.auth.authenticate(&mut *conn, head.header("authorization")) {
+    // Only now, after the method: a password check (Basic) is the costly part.
+    let account = match claim.and_then(|claim| app.auth.resolve(&claim, row)) {
         Ok(a) => a,
         Err(AuthError::Invalid) => {
             crate::metrics::auth_failure(crate::metrics::AuthFailure::Taxii1);

@@ -21,22 +21,36 @@ const MAX_ATTRIBUTE_VALUE: usize = 1 << 19;
 /// True when `bytes` is certainly one well-formed XML element (after an optional BOM, XML 1.0
 /// declaration, comments and whitespace); false means "not known", not "malformed".
 pub fn surely_well_formed(bytes: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(bytes) else { return false };
-    let b = text.strip_prefix('\u{feff}').unwrap_or(text).as_bytes();
-    // Characters XML 1.0 forbids: C0 controls other than tab, LF, CR, and U+FFFE/U+FFFF (whose
-    // lead byte 0xEF is rare enough to check exactly only when present). Branch-free, so it
-    // vectorises.
-    let (mut control, mut ef) = (false, false);
-    for &c in b {
+    // Characters XML 1.0 forbids: C0 controls other than tab, LF, CR, and U+FFFE/U+FFFF.
+    // Branch-free, so it vectorises; a document of ASCII alone (most STIX) is valid UTF-8
+    // without a second pass.
+    let (mut control, mut high) = (false, false);
+    for &c in bytes {
         control |= (c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r');
-        ef |= c == 0xEF;
+        high |= c >= 0x80;
     }
-    if control || (ef && b.windows(3).any(|w| w[0] == 0xEF && w[1] == 0xBF && w[2] >= 0xBE)) {
+    if control {
         return false;
     }
-    Scanner { b, i: 0, open: Vec::new(), scope: Vec::new(), attributes: Vec::new(), work: 0 }
-        .document()
-        .is_some()
+    let mut b = bytes;
+    if high {
+        let Ok(text) = std::str::from_utf8(bytes) else { return false };
+        b = text.strip_prefix('\u{feff}').unwrap_or(text).as_bytes();
+        // U+FFFE and U+FFFF: EF BF BE / EF BF BF.
+        if memchr::memmem::find_iter(b, b"\xEF\xBF").any(|at| b.get(at + 2).is_some_and(|&c| c >= 0xBE)) {
+            return false;
+        }
+    }
+    Scanner {
+        b,
+        i: 0,
+        open: Vec::with_capacity(16),
+        scope: Vec::with_capacity(16),
+        attributes: Vec::with_capacity(16),
+        work: 0,
+    }
+    .document()
+    .is_some()
 }
 
 struct Scanner<'a> {
@@ -54,29 +68,32 @@ struct Scanner<'a> {
 
 type Step = Option<()>;
 
-/// The position of the first byte of `hay` equal to one of `set`, eight bytes at a time (the
-/// text between tags is most of a document).
-fn find_any(hay: &[u8], set: [u8; 3]) -> Option<usize> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = hay.chunks_exact(8);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let hit = set.iter().fold(0, |acc, &b| {
-            let y = x ^ (LOW * b as u64);
-            acc | (y.wrapping_sub(LOW) & !y & HIGH)
-        });
-        if hit != 0 {
-            return chunk.iter().position(|c| set.contains(c)).map(|p| at + p);
-        }
-        at += 8;
+/// Name characters this scanner handles (ASCII): bit 0 may start a name part, bit 1 may
+/// continue one.
+const NAME: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_alphabetic() || b == b'_' {
+            3
+        } else if b.is_ascii_digit() || b == b'.' || b == b'-' {
+            2
+        } else {
+            0
+        };
+        c += 1;
     }
-    chunks.remainder().iter().position(|c| set.contains(c)).map(|p| at + p)
-}
+    t
+};
 
 fn name_start(c: &u8) -> bool {
-    c.is_ascii_alphabetic() || *c == b'_'
+    NAME[*c as usize] & 1 != 0
+}
+
+/// What may follow a name: whitespace, `/`, `>`, `=`, or the end of the input.
+fn after_name(c: Option<&u8>) -> bool {
+    matches!(c, None | Some(b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>' | b'='))
 }
 
 fn ok(cond: bool) -> Step {
@@ -107,7 +124,7 @@ impl<'a> Scanner<'a> {
     /// Advances past the first occurrence of `end`, returning what came before it.
     fn until(&mut self, end: &[u8]) -> Option<&'a [u8]> {
         let rest = self.rest();
-        let at = rest.windows(end.len()).position(|w| w == end)?;
+        let at = memchr::memmem::find(rest, end)?;
         self.i += at + end.len();
         Some(&rest[..at])
     }
@@ -172,27 +189,25 @@ impl<'a> Scanner<'a> {
         ok(self.eat(b">"))
     }
 
+    /// A name: one or two parts (`prefix:local`), each a name-start byte and name bytes.
     fn name(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
-        let (mut colons, mut part_start) = (0, true);
-        while let Some(&c) = self.b.get(self.i) {
-            match c {
-                b'a'..=b'z' | b'A'..=b'Z' | b'_' => {}
-                b'0'..=b'9' | b'.' | b'-' if !part_start => {}
-                b':' if !part_start && colons == 0 => {
-                    colons = 1;
-                    part_start = true;
-                    self.i += 1;
-                    continue;
-                }
-                b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>' | b'=' => break,
-                _ => return None,
-            }
-            part_start = false;
+        self.name_part()?;
+        if self.b.get(self.i) == Some(&b':') {
+            self.i += 1;
+            self.name_part()?;
+        }
+        ok(after_name(self.b.get(self.i)) && self.i - start <= MAX_NAME)?;
+        Some(&self.b[start..self.i])
+    }
+
+    fn name_part(&mut self) -> Step {
+        ok(self.b.get(self.i).is_some_and(name_start))?;
+        self.i += 1;
+        while self.b.get(self.i).is_some_and(|&c| NAME[c as usize] & 2 != 0) {
             self.i += 1;
         }
-        ok(!part_start && self.i - start <= MAX_NAME)?;
-        Some(&self.b[start..self.i])
+        Some(())
     }
 
     fn prefix(name: &[u8]) -> Option<&[u8]> {
@@ -221,11 +236,11 @@ impl<'a> Scanner<'a> {
     fn element(&mut self) -> Step {
         loop {
             if self.eat(b"</") {
-                let name = self.name()?;
+                // The end tag must name the open element: compared, not parsed.
+                let (open, scope) = self.open.pop()?;
+                ok(self.eat(open) && after_name(self.b.get(self.i)))?;
                 self.skip_ws();
                 ok(self.eat(b">"))?;
-                let (open, scope) = self.open.pop()?;
-                ok(open == name)?;
                 self.scope.truncate(scope);
                 if self.open.is_empty() {
                     return Some(());
@@ -268,7 +283,7 @@ impl<'a> Scanner<'a> {
             ok(!attributes.contains(&attr))?;
             if attr == b"xmlns" || attr.starts_with(b"xmlns:") {
                 // Binding the reserved namespaces is an error: leave such documents to xml-rs.
-                let reserved = |uri: &[u8]| value.windows(uri.len()).any(|w| w == uri);
+                let reserved = |uri: &[u8]| memchr::memmem::find(value, uri).is_some();
                 ok(!reserved(b"w3.org/XML/1998/namespace") && !reserved(b"w3.org/2000/xmlns"))?;
             }
             if attr == b"xmlns" {
@@ -312,7 +327,7 @@ impl<'a> Scanner<'a> {
         self.i += 1;
         let start = self.i;
         loop {
-            self.i += find_any(self.rest(), [quote, b'<', b'&'])?;
+            self.i += memchr::memchr3(quote, b'<', b'&', self.rest())?;
             match self.b[self.i] {
                 b'<' => return None,
                 b'&' => self.reference()?,
@@ -347,7 +362,7 @@ impl<'a> Scanner<'a> {
                 ok(!rest.starts_with(b"]]>"))?;
                 self.i += 1;
             } else {
-                self.i += find_any(rest, [b'<', b'&', b']']).unwrap_or(rest.len());
+                self.i += memchr::memchr3(b'<', b'&', b']', rest).unwrap_or(rest.len());
             }
         }
     }
@@ -391,16 +406,6 @@ mod tests {
 
     fn xml_rs(doc: &[u8]) -> bool {
         Content::from_stored(doc.to_vec()).is_xml
-    }
-
-    #[test]
-    fn finds_bytes_eight_at_a_time() {
-        let hay = b"0123456789abcdef<xyz&";
-        for n in 0..hay.len() {
-            let want = hay[n..].iter().position(|c| b"<&]".contains(c));
-            assert_eq!(find_any(&hay[n..], *b"<&]"), want, "{n}");
-        }
-        assert_eq!(find_any(b"\x80\xff\x7f\x00abcdefgh", *b"<&]"), None);
     }
 
     #[test]

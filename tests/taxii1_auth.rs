@@ -83,6 +83,32 @@ fn s8_bad_credentials_are_unauthorized_even_on_open_services() {
 }
 
 #[test]
+fn s8_other_methods_are_405_before_any_password_check() {
+    // The services and the claimed account are read in one statement, but the password is
+    // checked only after the method: a GET with a wrong one is 405, no failed login, and no
+    // new throttle record (which a checked wrong password leaves).
+    let w = World::new();
+    let admin = format!("Bearer {}", w.token("admin"));
+    let metric = |series: &str| common::auth::metric(w.addr(), &admin, series);
+    let (failures, records) =
+        (r#"taxiid_auth_failures_total{endpoint="taxii1"}"#, "taxiid_auth_throttle_records");
+    let records_before = metric(records);
+    for method in ["GET", "PUT", "DELETE"] {
+        let r = common::taxii2::Req::new(method, POLL_AUTH)
+            .header("Accept", "application/xml")
+            .basic("reader", "wrong")
+            .send(w.addr());
+        assert_eq!(r.status, 405, "{method}: {}", r.text());
+    }
+    assert_eq!(metric(failures), 0);
+    assert_eq!(metric(records), records_before);
+    let r = w.anon().basic("reader", "wrong").poll(POLL_AUTH, poll_request("feed-a"));
+    assert_status(&r, StatusType::Unauthorized, "0");
+    assert_eq!(metric(failures), 1);
+    assert!(metric(records) > records_before);
+}
+
+#[test]
 fn s8_open_services_serve_every_caller_as_admin() {
     // OpenTAXII runs requests to services without authentication_required as an admin,
     // whoever the (valid) caller is.

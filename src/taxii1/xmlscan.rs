@@ -410,9 +410,15 @@ mod tests {
 
     #[test]
     fn accepts_plain_documents() {
-        for doc in
-            [PACKAGE, "<a/>", "<a>text</a>", "\u{feff}<?xml version='1.0'?><a b='1'/>", "<p:a xmlns:p='u'/>"]
-        {
+        for doc in [
+            PACKAGE,
+            "<a/>",
+            "<a>text</a>",
+            "\u{feff}<?xml version='1.0'?><a b='1'/>",
+            "<p:a xmlns:p='u'/>",
+            "<p:a xmlns:p='u'><p:b></p:b ></p:a\n>",
+            "<a>caf\u{e9} \u{fffd}</a>",
+        ] {
             assert!(surely_well_formed(doc.as_bytes()), "{doc}");
             assert!(xml_rs(doc.as_bytes()), "{doc}");
         }
@@ -439,6 +445,16 @@ mod tests {
             "<a><!-- x -- y --></a>",
             "<a\u{1}/>",
             "<é/>",
+            "<a></ab>",
+            "<ab></a>",
+            "<a></a:b>",
+            "<a></a/>",
+            "<a:b:c xmlns:a='u'/>",
+            "<a:/>",
+            "<a>\u{fffe}</a>",
+            "<a>\u{ffff}</a>",
+            "<a>\u{1}</a>",
+            "<a b='\u{1f}'/>",
         ] {
             assert!(!surely_well_formed(doc.as_bytes()), "{doc:?}");
         }

@@ -15,13 +15,7 @@ pub fn accounts(c: &mut impl GenericClient) -> Result<Vec<AccountRow>, DbError> 
             &[],
         )?
         .iter()
-        .map(|r| AccountRow {
-            id: r.get(0),
-            username: r.get(1),
-            password_hash: r.get(2),
-            is_admin: r.get(3),
-            permissions: r.get(4),
-        })
+        .filter_map(|r| AccountRow::at(r, 0))
         .collect())
 }
 

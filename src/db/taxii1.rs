@@ -55,15 +55,7 @@ pub fn services_and_account(
          ORDER BY s.date_created NULLS LAST, s.id",
     )?;
     let rows = c.query(&statement, &[&account_id, &username])?;
-    let account = rows.first().and_then(|r| {
-        r.get::<_, Option<i32>>(3).map(|id| AccountRow {
-            id,
-            username: r.get(4),
-            password_hash: r.get(5),
-            is_admin: r.get(6),
-            permissions: r.get(7),
-        })
-    });
+    let account = rows.first().and_then(|r| AccountRow::at(r, 3));
     let services = rows
         .iter()
         .filter_map(|r| {

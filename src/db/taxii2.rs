@@ -208,13 +208,7 @@ pub fn admission_and_object(
 }
 
 fn admission_row(r: &postgres::Row) -> Admission {
-    let account = r.get::<_, Option<i32>>(0).map(|id| AccountRow {
-        id,
-        username: r.get(1),
-        password_hash: r.get(2),
-        is_admin: r.get(3),
-        permissions: r.get(4),
-    });
+    let account = AccountRow::at(r, 0);
     let root = r.get::<_, Option<String>>(5).map(|id| ApiRoot {
         id,
         default: r.get(6),
